@@ -1,0 +1,162 @@
+"""Command line: `harness models | tasks | run`.
+
+Exit codes: 0 everything asked for was computed (or already there); 1 some task failed or was
+unavailable (every other task still ran); 2 bad input (registry, model or task name, folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.mirror import Mirrors, set_offline
+
+log = logging.getLogger("harness")
+
+EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _add_registry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registry", action="append", default=[], metavar="FILE",
+                   help="extra registry YAML adding or overriding entries by name (repeatable)")
+
+
+def _add_mirrors(p: argparse.ArgumentParser, data: bool = True, model: bool = True) -> None:
+    if data:
+        p.add_argument("--data-dir", metavar="DIR",
+                       help="local mirror of dataset repos (env HARNESS_DATA_DIR; default ../shared/data if present)")
+    if model:
+        p.add_argument("--model-dir", metavar="DIR", help="local mirror of model repos (env HARNESS_MODEL_DIR)")
+    p.add_argument("--offline", action="store_true",
+                   help="never contact the hub or the network (also: HARNESS_OFFLINE=1 or HF_HUB_OFFLINE=1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Benchmark harness for text-embedding models.")
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the registry, with where each model runs from offline")
+    _add_registry(p)
+    _add_mirrors(p, data=False)
+
+    p = sub.add_parser("tasks", help="list the task catalogue by group, with local data availability")
+    _add_mirrors(p, model=False)
+
+    p = sub.add_parser("run", help="evaluate models on tasks or groups")
+    p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
+    p.add_argument("-t", "--tasks", nargs="+", required=True, metavar="TASK", help="task or group names")
+    p.add_argument("--results-dir", default="results", metavar="DIR", help="where result files go (default: results)")
+    p.add_argument("--overwrite", action="store_true", help="recompute tasks whose results already exist")
+    p.add_argument("--available-only", action="store_true",
+                   help="silently leave out tasks without local data when offline")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
+    _add_registry(p)
+    _add_mirrors(p)
+    return parser
+
+
+def _quiet_libraries(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("harness").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    if not verbose:
+        for name in ("sentence_transformers", "transformers", "datasets", "mteb", "model2vec", "huggingface_hub"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def cmd_models(args) -> int:
+    from harness.encoders import available_offline
+    from harness.registry import load_registry
+
+    registry = load_registry(args.registry)
+    mirrors = Mirrors.from_options(model_dir=args.model_dir)
+    rows = [("name", "family", "params(M)", "loader", "id@revision", "offline", "tables")]
+    for spec in registry:
+        where = available_offline(spec, mirrors) or "-"
+        rows.append((spec.name, spec.family, f"{spec.params_m:g}", spec.loader,
+                     f"{spec.id}@{spec.revision[:12]}", where, ",".join(spec.tables) or "-"))
+    _print_table(rows)
+    print(f"\n{len(registry)} models; 'offline' says where a model loads from without the hub "
+          "(mirror: --model-dir, package: installed PyPI package, cache: local cache).")
+    return EXIT_OK
+
+
+def cmd_tasks(args) -> int:
+    from harness.tasks import Catalogue
+
+    catalogue = Catalogue()
+    mirrors = Mirrors.from_options(data_dir=args.data_dir)
+    print(f"data directory: {mirrors.data_dir or '(none: hub only)'}")
+    for group, names in catalogue.groups.items():
+        local = [n for n in names if catalogue.tasks[n].data_available(mirrors)]
+        print(f"\n{group} ({len(names)} tasks, {len(local)} with local data)")
+        for name in names:
+            task = catalogue.tasks[name]
+            mark = "local" if name in local else "hub"
+            print(f"  {name:<28} {task.spec.main_score:<18} {mark:<6} {task.spec.description}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from harness.registry import load_registry
+    from harness.results import ResultStore
+    from harness.runner import Runner
+    from harness.tasks import Catalogue
+
+    registry = load_registry(args.registry)
+    specs = registry.select(args.models)
+    tasks = Catalogue().select(args.tasks)
+    mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
+    if args.available_only:
+        tasks = [t for t in tasks if t.data_available(mirrors)]
+        if not tasks:
+            raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
+    print(f"running {len(specs)} model(s) x {len(tasks)} task(s) -> {args.results_dir}"
+          f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")
+    runner = Runner(ResultStore(args.results_dir), mirrors, overwrite=args.overwrite,
+                    progress=not args.no_progress, echo=print)
+    report = runner.run(specs, tasks)
+    counts = {s: len(report.by_status(s)) for s in ("done", "skipped", "unavailable", "failed")}
+    print("summary: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for cell in report.by_status("unavailable") + report.by_status("failed"):
+        print(f"  {cell.status}: {cell.model} / {cell.task}: {cell.error}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_TASKS_FAILED
+
+
+def _print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries(args.verbose)
+    if getattr(args, "offline", False):
+        set_offline()
+    try:
+        return COMMANDS[args.command](args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("harness: interrupted; finished tasks are saved, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The one rule for air-gapped runs: `<dir>/<hub id>` wins over the hub, for data and models alike.
+
+A data directory (`--data-dir`, env `HARNESS_DATA_DIR`) mirrors Hugging Face dataset repos; a model
+directory (`--model-dir`, env `HARNESS_MODEL_DIR`) mirrors model repos. Fill them with
+`hf download [--repo-type dataset] <id> --local-dir <dir>/<id>`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+_TRUE = {"1", "true", "yes", "on"}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def is_offline() -> bool:
+    """True when the hub must not be contacted (HARNESS_OFFLINE or the HF offline variables)."""
+    return any(_env_flag(v) for v in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def set_offline() -> None:
+    """Switch this process (and the libraries it uses) to offline mode."""
+    for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ[var] = "1"
+
+
+def _checked_dir(value: str | os.PathLike, option: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise HarnessError(f"{option} '{path}' is not a folder; create it or point {option} elsewhere")
+    return path.resolve()
+
+
+def default_data_dir() -> Path | None:
+    """HARNESS_DATA_DIR, else `../shared/data` (beside the working folder or the project) if it exists."""
+    env = os.environ.get("HARNESS_DATA_DIR")
+    if env:
+        return _checked_dir(env, "HARNESS_DATA_DIR")
+    for candidate in (Path.cwd().parent / "shared" / "data", PROJECT_ROOT.parent / "shared" / "data"):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def default_model_dir() -> Path | None:
+    env = os.environ.get("HARNESS_MODEL_DIR")
+    return _checked_dir(env, "HARNESS_MODEL_DIR") if env else None
+
+
+@dataclass(frozen=True)
+class Mirrors:
+    """Where local copies of datasets and models are looked for (None: hub only)."""
+
+    data_dir: Path | None = None
+    model_dir: Path | None = None
+
+    @classmethod
+    def from_options(cls, data_dir: str | None = None, model_dir: str | None = None) -> Mirrors:
+        return cls(
+            data_dir=_checked_dir(data_dir, "--data-dir") if data_dir else default_data_dir(),
+            model_dir=_checked_dir(model_dir, "--model-dir") if model_dir else default_model_dir(),
+        )
+
+    def dataset(self, repo_id: str) -> Path | None:
+        """The local folder standing for dataset `repo_id`, if the data directory has one."""
+        return _local(self.data_dir, repo_id)
+
+    def model(self, repo_id: str) -> Path | None:
+        """The local folder standing for model `repo_id`, if the model directory has one."""
+        return _local(self.model_dir, repo_id)
+
+
+def _local(root: Path | None, repo_id: str) -> Path | None:
+    if root is None:
+        return None
+    candidate = root / repo_id
+    return candidate if candidate.is_dir() else None

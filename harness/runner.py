@@ -1,0 +1,277 @@
+"""The runner: every (model, task) cell of a run, with resume and isolation of failures.
+
+A model is loaded only when one of its tasks still has to run; a model that cannot be loaded and a
+task that raises are recorded, and every other cell still runs. Each finished task is written at
+once (atomically), so an interrupted run loses at most the task in progress.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.metadata
+import logging
+import math
+import platform
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+import harness
+from harness.encoders import Encoder, EncoderInfo, load_encoder
+from harness.errors import DataUnavailableError, HarnessError, ResultsError
+from harness.mirror import Mirrors, is_offline
+from harness.registry import ModelSpec
+from harness.results import ResultStore, main_score_of
+from harness.tasks import Task, TaskOutcome
+
+log = logging.getLogger(__name__)
+
+Status = Literal["done", "skipped", "failed", "unavailable"]
+SEED = 42
+_PACKAGES = ("mteb", "model2vec", "sentence-transformers", "transformers", "torch", "numpy", "scipy", "datasets")
+
+
+@dataclass
+class CellResult:
+    model: str
+    task: str
+    status: Status
+    score: float | None = None
+    seconds: float = 0.0
+    path: Path | None = None
+    error: str | None = None
+
+    def line(self) -> str:
+        """The summary line printed for this cell."""
+        head = f"[{self.status}] {self.model} / {self.task}"
+        if self.status in ("done", "skipped") and self.score is not None:
+            return f"{head}: main_score {self.score:.4f} ({self.seconds:.1f} s) -> {self.path}"
+        return f"{head}: {self.error}"
+
+
+@dataclass
+class RunReport:
+    cells: list[CellResult]
+
+    def by_status(self, status: Status) -> list[CellResult]:
+        return [c for c in self.cells if c.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.by_status("failed") and not self.by_status("unavailable")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _threads() -> int:
+    try:
+        import torch
+
+        return int(torch.get_num_threads())
+    except ImportError:
+        return 1
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message for our errors, `Type: first line` otherwise."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def result_payload(task: Task, outcome: TaskOutcome, info: EncoderInfo, seconds: float) -> dict[str, Any]:
+    """A result document: mteb's TaskResult fields plus the harness provenance block."""
+    versions = package_versions()
+    source = info.source
+    return {
+        "dataset_revision": outcome.dataset_revision,
+        "task_name": task.spec.name,
+        "mteb_version": versions.get("mteb"),
+        "scores": outcome.scores,
+        "evaluation_time": seconds,
+        "kg_co2_emissions": None,
+        "date": time.time(),
+        "harness": {
+            "version": harness.__version__,
+            "packages": versions,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "task": {
+                "benchmark": task.spec.benchmark,
+                "group": task.spec.group,
+                "split": task.spec.split,
+                "subset": task.spec.subset,
+                "main_score": task.spec.main_score,
+            },
+            "data": {"source": outcome.data_source, "revision": outcome.dataset_revision, **outcome.extra},
+            "model": {
+                "name": info.name,
+                "id": info.model_id,
+                "revision": info.revision,
+                "loader": info.loader,
+                "source": source.kind,
+                "location": source.location,
+                "source_revision": source.revision,
+                "dim": info.dim,
+                "n_parameters": info.n_parameters,
+            },
+            "seed": SEED,
+            "threads": _threads(),
+            "offline": is_offline(),
+        },
+    }
+
+
+def model_meta(spec: ModelSpec, info: EncoderInfo) -> dict[str, Any]:
+    """`model_meta.json` in mteb's field names, from the registry entry and the loaded model."""
+    return {
+        "name": spec.id,
+        "revision": spec.revision,
+        "n_parameters": info.n_parameters if info.n_parameters is not None else round(spec.params_m * 1e6),
+        "embed_dim": info.dim,
+        "reference": spec.link,
+        "similarity_fn_name": "cosine",
+        "framework": [{"model2vec": "Model2Vec", "bpemb": "NumPy"}.get(spec.loader, "Sentence Transformers")],
+        "loader": spec.loader,
+        "harness": {"display_name": spec.name, "family": spec.family, "task_specific": spec.task_specific,
+                    "params_m": spec.params_m, "teacher": spec.teacher,
+                    "recipe": spec.recipe.model_dump() if spec.recipe else None},
+    }
+
+
+def _main_score(task: Task, outcome: TaskOutcome) -> float:
+    for entry in outcome.scores.get(task.spec.split, []):
+        if entry.get("hf_subset") == task.spec.subset:
+            score = entry.get("main_score")
+            if isinstance(score, (int, float)) and math.isfinite(score):
+                return float(score)
+            raise ResultsError(f"task {task.spec.name}: main_score is {score} (constant or empty embeddings?)")
+    raise ResultsError(f"task {task.spec.name}: no score for split {task.spec.split!r} subset {task.spec.subset!r}")
+
+
+class Runner:
+    """Runs models × tasks into a result store."""
+
+    def __init__(
+        self,
+        store: ResultStore,
+        mirrors: Mirrors,
+        *,
+        overwrite: bool = False,
+        loader: Callable[[ModelSpec, Mirrors], Encoder] = load_encoder,
+        progress: bool = True,
+        echo: Callable[[str], None] | None = None,
+    ):
+        self.store = store
+        self.mirrors = mirrors
+        self.overwrite = overwrite
+        self.loader = loader
+        self.progress = progress
+        self.echo = echo or (lambda line: None)
+
+    def _complete(self, spec: ModelSpec, task: Task) -> CellResult | None:
+        """A `skipped` cell when the task is already complete (and not overwritten)."""
+        if self.overwrite:
+            return None
+        try:
+            complete = self.store.is_complete(spec.id, spec.revision, task.spec.name, task.spec.split, task.spec.subset)
+        except ResultsError as exc:
+            log.warning("%s; it will be recomputed", exc)
+            return None
+        if not complete:
+            return None
+        doc = self.store.read(spec.id, spec.revision, task.spec.name)
+        return CellResult(spec.name, task.spec.name, "skipped",
+                          score=main_score_of(doc, task.spec.split, task.spec.subset),
+                          seconds=float(doc.get("evaluation_time") or 0.0),
+                          path=self.store.path(spec.id, spec.revision, task.spec.name))
+
+    def run(self, specs: Sequence[ModelSpec], tasks: Sequence[Task]) -> RunReport:
+        from tqdm.auto import tqdm
+
+        cells: list[CellResult] = []
+        bar = tqdm(total=len(specs) * len(tasks), unit="task", disable=not self.progress, dynamic_ncols=True)
+
+        def record(cell: CellResult) -> None:
+            cells.append(cell)
+            bar.update(1)
+            bar.write(cell.line()) if self.progress else self.echo(cell.line())
+
+        try:
+            for spec in specs:
+                pending: list[Task] = []
+                for task in tasks:
+                    done = self._complete(spec, task)
+                    if done is not None:
+                        record(done)
+                    elif is_offline() and not task.data_available(self.mirrors):
+                        looked = self.mirrors.data_dir or "no --data-dir"
+                        record(CellResult(spec.name, task.spec.name, "unavailable",
+                                          error=f"no local data for {task.spec.name} ({looked}) and offline"))
+                    else:
+                        pending.append(task)
+                if pending:
+                    self._run_model(spec, pending, record, bar)
+        finally:
+            bar.close()
+        return RunReport(cells)
+
+    def _run_model(self, spec: ModelSpec, tasks: list[Task], record, bar) -> None:
+        bar.set_description(f"{spec.name}: loading")
+        try:
+            encoder = self.loader(spec, self.mirrors)
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            reason = f"model load failed: {one_line(exc)}"
+            for task in tasks:
+                record(CellResult(spec.name, task.spec.name, "failed", error=reason))
+            return
+        try:
+            self.store.write_model_meta(spec.id, spec.revision, model_meta(spec, encoder.info))
+            for task in tasks:
+                bar.set_description(f"{spec.name}: {task.spec.name}")
+                record(self._run_task(spec, task, encoder))
+        finally:
+            del encoder
+            gc.collect()
+
+    def _run_task(self, spec: ModelSpec, task: Task, encoder: Encoder) -> CellResult:
+        seed_everything(SEED)
+        start = time.perf_counter()
+        try:
+            outcome = task.evaluate(encoder, self.mirrors)
+            score = _main_score(task, outcome)
+            seconds = time.perf_counter() - start
+            path = self.store.write(spec.id, spec.revision, task.spec.name,
+                                    result_payload(task, outcome, encoder.info, seconds))
+        except DataUnavailableError as exc:
+            return CellResult(spec.name, task.spec.name, "unavailable", error=one_line(exc))
+        except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the run goes on
+            log.debug("task %s failed for %s", task.spec.name, spec.name, exc_info=True)
+            return CellResult(spec.name, task.spec.name, "failed", error=one_line(exc),
+                              seconds=time.perf_counter() - start)
+        return CellResult(spec.name, task.spec.name, "done", score=score, seconds=seconds, path=path)
