@@ -191,7 +191,7 @@ def _load_model2vec(spec: ModelSpec, source: ModelSource) -> Encoder:
 
 def _wrap_sentence_transformer(spec: ModelSpec, source: ModelSource, model) -> Encoder:
     n_params = sum(p.numel() for p in model.parameters())
-    return SentenceTransformerEncoder(model, _info(spec, source, model.get_sentence_embedding_dimension(), n_params))
+    return SentenceTransformerEncoder(model, _info(spec, source, model.get_embedding_dimension(), n_params))
 
 
 def _load_sentence_transformer(spec: ModelSpec, source: ModelSource) -> Encoder:
@@ -223,7 +223,7 @@ def word_vector_model(folder: Path):
         )
     tokenizer = WhitespaceTokenizer(vocab=vocab, stop_words=[], do_lower_case=False)
     words = WordEmbeddings(tokenizer=tokenizer, embedding_weights=vectors, update_embeddings=False)
-    pooling = Pooling(words.get_word_embedding_dimension(), pooling_mode="mean")
+    pooling = Pooling(words.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[words, pooling], device="cpu")
 
 

