@@ -72,6 +72,8 @@ def _quiet_libraries(verbose: int) -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r".*is superseded by.*")
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
@@ -98,13 +100,21 @@ def cmd_tasks(args) -> int:
     catalogue = Catalogue()
     mirrors = Mirrors.from_options(data_dir=args.data_dir)
     print(f"data directory: {mirrors.data_dir or '(none: hub only)'}")
+    table_groups = {t.spec.group for t in catalogue.tasks.values()}
+    local = {n for n, t in catalogue.tasks.items() if t.data_available(mirrors)}
+    width = max(len(n) for n in catalogue.tasks) + 2
     for group, names in catalogue.groups.items():
-        local = [n for n in names if catalogue.tasks[n].data_available(mirrors)]
-        print(f"\n{group} ({len(names)} tasks, {len(local)} with local data)")
+        if group not in table_groups:
+            continue
+        print(f"\n{group} ({len(names)} tasks, {len(local & set(names))} with local data)")
         for name in names:
             task = catalogue.tasks[name]
             mark = "local" if name in local else "hub"
-            print(f"  {name:<28} {task.spec.main_score:<18} {mark:<6} {task.spec.description}")
+            print(f"  {name:<{width}} {task.spec.main_score:<20} {mark:<6} {task.spec.description}")
+    print("\nGroups that select several tasks at once:")
+    for group, names in catalogue.groups.items():
+        if group not in table_groups:
+            print(f"  {group:<{width}} {len(names)} tasks, {len(local & set(names))} with local data")
     return EXIT_OK
 
 

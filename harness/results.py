@@ -32,6 +32,30 @@ def _check_finite(value: Any, where: str) -> None:
             _check_finite(v, f"{where}[{i}]")
 
 
+def null_non_finite(value: Any, where: str = "scores") -> tuple[Any, list[str]]:
+    """`value` with NaN/infinities replaced by None, and the places replaced.
+
+    mteb reports some metrics that are undefined for a task (e.g. `ap` of a multi-class
+    classification) as NaN; they are stored as null and listed in the provenance.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, [where]
+    if isinstance(value, dict):
+        out, places = {}, []
+        for k, v in value.items():
+            out[k], sub = null_non_finite(v, f"{where}.{k}")
+            places.extend(sub)
+        return out, places
+    if isinstance(value, (list, tuple)):
+        out, places = [], []
+        for i, v in enumerate(value):
+            clean, sub = null_non_finite(v, f"{where}[{i}]")
+            out.append(clean)
+            places.extend(sub)
+        return out, places
+    return value, []
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write `payload` to `path` so that readers see the old file or the new one, never a part."""
     _check_finite(payload, path.name)

@@ -27,7 +27,7 @@ from harness.encoders import Encoder, EncoderInfo, load_encoder
 from harness.errors import DataUnavailableError, HarnessError, ResultsError
 from harness.mirror import Mirrors, is_offline
 from harness.registry import ModelSpec
-from harness.results import ResultStore, main_score_of
+from harness.results import ResultStore, main_score_of, null_non_finite
 from harness.tasks import Task, TaskOutcome
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,12 @@ def result_payload(task: Task, outcome: TaskOutcome, info: EncoderInfo, seconds:
     """A result document: mteb's TaskResult fields plus the harness provenance block."""
     versions = package_versions()
     source = info.source
+    scores, nulled = null_non_finite(outcome.scores)
     return {
         "dataset_revision": outcome.dataset_revision,
         "task_name": task.spec.name,
         "mteb_version": versions.get("mteb"),
-        "scores": outcome.scores,
+        "scores": scores,
         "evaluation_time": seconds,
         "kg_co2_emissions": None,
         "date": time.time(),
@@ -143,6 +144,7 @@ def result_payload(task: Task, outcome: TaskOutcome, info: EncoderInfo, seconds:
             "seed": SEED,
             "threads": _threads(),
             "offline": is_offline(),
+            "non_finite_as_null": nulled,
         },
     }
 

