@@ -101,7 +101,7 @@ def cmd_tasks(args) -> int:
     mirrors = Mirrors.from_options(data_dir=args.data_dir)
     print(f"data directory: {mirrors.data_dir or '(none: hub only)'}")
     table_groups = {t.spec.group for t in catalogue.tasks.values()}
-    local = {n for n, t in catalogue.tasks.items() if t.data_available(mirrors)}
+    local = {n for n, t in catalogue.tasks.items() if t.missing_data(mirrors) is None}
     width = max(len(n) for n in catalogue.tasks) + 2
     for group, names in catalogue.groups.items():
         if group not in table_groups:
@@ -129,7 +129,7 @@ def cmd_run(args) -> int:
     tasks = Catalogue().select(args.tasks)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     if args.available_only:
-        tasks = [t for t in tasks if t.data_available(mirrors)]
+        tasks = [t for t in tasks if t.missing_data(mirrors) is None]
         if not tasks:
             raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
     print(f"running {len(specs)} model(s) x {len(tasks)} task(s) -> {args.results_dir}"

@@ -231,10 +231,9 @@ class Runner:
                     done = self._complete(spec, task)
                     if done is not None:
                         record(done)
-                    elif is_offline() and not task.data_available(self.mirrors):
-                        looked = self.mirrors.data_dir or "no --data-dir"
+                    elif is_offline() and (missing := task.missing_data(self.mirrors)):
                         record(CellResult(spec.name, task.spec.name, "unavailable",
-                                          error=f"no local data for {task.spec.name} ({looked}) and offline"))
+                                          error=f"{task.spec.benchmark} {task.spec.name}: {missing}; offline"))
                     else:
                         pending.append(task)
                 if pending:

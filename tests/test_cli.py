@@ -122,7 +122,7 @@ def test_missing_data_offline_is_unavailable_and_named(tmp_path, capsys):
                  "--data-dir", str(empty), "-m", "GloVe_6B_50d", "-t", "MEN"])
     assert code == 1
     err = capsys.readouterr().err
-    assert f"unavailable: GloVe_6B_50d / MEN: no local data for MEN ({empty})" in err
+    assert f"unavailable: GloVe_6B_50d / MEN: WordSim MEN: no file {empty}/wordsim/men.txt; offline" in err
 
 
 @pytest.mark.parametrize(

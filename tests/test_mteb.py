@@ -114,7 +114,8 @@ def test_unavailable_sts_tasks_are_named(tmp_path, data_dir, static_model_dir, s
                  "-t", "STS17", "STS22", "BIOSSES"])
     assert code == 1
     captured = capsys.readouterr()
-    assert "unavailable: m2v-minilm-64 / STS17: no local data for STS17" in captured.err
+    assert (f"unavailable: m2v-minilm-64 / STS17: MTEB STS17: no folder {data_dir}/mteb/sts17-crosslingual-sts;"
+            " offline") in captured.err
     assert "unavailable: m2v-minilm-64 / STS22" in captured.err
     assert "[done] m2v-minilm-64 / BIOSSES" in captured.out
 

@@ -49,16 +49,17 @@ class Task(Protocol):
 
     def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome: ...
 
-    def data_available(self, mirrors: Mirrors) -> bool:
-        """Whether the data can be read from the local mirror (without a network)."""
+    def missing_data(self, mirrors: Mirrors) -> str | None:
+        """None when the data can be read from the local mirror (no network); else what is missing."""
         ...
 
 
 def _all_tasks() -> list[Task]:
     from harness.tasks.mteb_tasks import mteb_tasks
+    from harness.tasks.pearl import pearl_tasks
     from harness.tasks.wordsim import wordsim_tasks
 
-    return [*mteb_tasks(), *wordsim_tasks()]
+    return [*mteb_tasks(), *pearl_tasks(), *wordsim_tasks()]
 
 
 def _aliases() -> dict[str, list[str]]:

@@ -97,8 +97,10 @@ class MtebTask:
         task = factory()
         return cls(_spec(task), task.metadata.dataset["path"], factory)
 
-    def data_available(self, mirrors: Mirrors) -> bool:
-        return mirrors.dataset(self.dataset_path) is not None
+    def missing_data(self, mirrors: Mirrors) -> str | None:
+        if mirrors.dataset(self.dataset_path) is not None:
+            return None
+        return f"no folder {mirrors.data_dir or '<data-dir> (none given)'}/{self.dataset_path}"
 
     def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome:
         import mteb

@@ -138,8 +138,11 @@ class WordSimTask:
         path = mirrors.data_dir / "wordsim" / self.dataset.file
         return path if path.is_file() else None
 
-    def data_available(self, mirrors: Mirrors) -> bool:
-        return self.local_file(mirrors) is not None
+    def missing_data(self, mirrors: Mirrors) -> str | None:
+        if self.local_file(mirrors) is not None:
+            return None
+        root = mirrors.data_dir or "<data-dir> (none given)"
+        return f"no file {root}/wordsim/{self.dataset.file}"
 
     def load(self, mirrors: Mirrors) -> tuple[list[str], list[str], np.ndarray, str, str]:
         """(words1, words2, gold, source, sha256) from the mirror or the pinned upstream commit."""
