@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tasks", help="list the task catalogue by group, with local data availability")
     _add_mirrors(p, model=False)
 
+    p = sub.add_parser("report", help="tables from the result files (Markdown and CSV)")
+    p.add_argument("--results-dir", default="results", metavar="DIR", help="result files to read (default: results)")
+    p.add_argument("--out", default="reports", metavar="DIR", help="where the tables go (default: reports)")
+    _add_registry(p)
+
+    p = sub.add_parser("import", help="import published mteb results (any mteb version) into the results store")
+    p.add_argument("path", help="folder laid out as <org__model>/<revision>/<Task>.json")
+    p.add_argument("--results-dir", default="results", metavar="DIR", help="where to put them (default: results)")
+    p.add_argument("--overwrite", action="store_true", help="replace files imported before")
+
     p = sub.add_parser("run", help="evaluate models on tasks or groups")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
     p.add_argument("-t", "--tasks", nargs="+", required=True, metavar="TASK", help="task or group names")
@@ -144,13 +154,38 @@ def cmd_run(args) -> int:
     return EXIT_OK if report.ok else EXIT_TASKS_FAILED
 
 
+def cmd_report(args) -> int:
+    from harness.registry import load_registry
+    from harness.report import build_report
+    from harness.tasks import Catalogue
+
+    report = build_report(args.results_dir, args.out, load_registry(args.registry), Catalogue())
+    print(f"report: {len(report.models)} models -> " + ", ".join(str(p) for p in report.files))
+    for error in report.errors:
+        print(f"  unreadable: {error}", file=sys.stderr)
+    return EXIT_TASKS_FAILED if report.errors else EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from harness.importer import import_results
+    from harness.summary import protocol_datasets
+    from harness.tasks import Catalogue
+
+    report = import_results(args.path, args.results_dir, protocol_datasets(Catalogue()), overwrite=args.overwrite)
+    print(f"import: {len(report.imported)} files imported, {len(report.skipped_existing)} already there, "
+          f"{report.not_in_protocol} not protocol tasks (left out); models: {', '.join(sorted(report.models)) or '-'}")
+    for error in report.errors:
+        print(f"  skipped: {error}", file=sys.stderr)
+    return EXIT_TASKS_FAILED if report.errors else EXIT_OK
+
+
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run}
+COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run, "report": cmd_report, "import": cmd_import}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

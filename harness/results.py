@@ -56,10 +56,9 @@ def null_non_finite(value: Any, where: str = "scores") -> tuple[Any, list[str]]:
     return value, []
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write `payload` to `path` so that readers see the old file or the new one, never a part."""
-    _check_finite(payload, path.name)
-    text = json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -71,6 +70,12 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write `payload` as JSON, atomically; NaN and infinities are refused."""
+    _check_finite(payload, Path(path).name)
+    write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:
