@@ -60,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results", metavar="DIR", help="where to put them (default: results)")
     p.add_argument("--overwrite", action="store_true", help="replace files imported before")
 
+    p = sub.add_parser("speed", help="measure sentences per second on a fixed corpus (throughput.json)")
+    p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
+    p.add_argument("--corpus", default="scifact", metavar="NAME|FILE",
+                   help="'scifact' (first --size SciFact documents from the data mirror) or a text file, one text a line")
+    p.add_argument("--size", type=int, default=1000, help="number of texts (default 1000)")
+    p.add_argument("--repeats", type=int, default=5, help="timed passes after one warm-up (>= 5)")
+    p.add_argument("--results-dir", default="results", metavar="DIR")
+    p.add_argument("--overwrite", action="store_true", help="measure again where throughput.json exists")
+    p.add_argument("--no-progress", action="store_true")
+    _add_registry(p)
+    _add_mirrors(p)
+
+    p = sub.add_parser("plot", help="the throughput-versus-score bubble plot from result files")
+    p.add_argument("--results-dir", default="results", metavar="DIR")
+    p.add_argument("--out", default="reports", metavar="DIR")
+    _add_registry(p)
+
     p = sub.add_parser("run", help="evaluate models on tasks or groups")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
     p.add_argument("-t", "--tasks", nargs="+", required=True, metavar="TASK", help="task or group names")
@@ -179,13 +196,56 @@ def cmd_import(args) -> int:
     return EXIT_TASKS_FAILED if report.errors else EXIT_OK
 
 
+def cmd_speed(args) -> int:
+    from harness.encoders import load_encoder
+    from harness.registry import load_registry
+    from harness.results import ResultStore, write_json_atomic
+    from harness.runner import one_line
+    from harness.speed import THROUGHPUT_FILE, load_corpus, measure, throughput_record
+
+    specs = load_registry(args.registry).select(args.models)
+    mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
+    corpus = load_corpus(args.corpus, mirrors, args.size)
+    store, status = ResultStore(args.results_dir), EXIT_OK
+    for spec in specs:
+        path = store.model_dir(spec.id, spec.revision) / THROUGHPUT_FILE
+        if path.exists() and not args.overwrite:
+            print(f"[skipped] {spec.name}: {path} exists (--overwrite to measure again)")
+            continue
+        try:
+            encoder = load_encoder(spec, mirrors)
+            record = throughput_record(encoder, corpus, measure(encoder, corpus, args.repeats, not args.no_progress))
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            print(f"[failed] {spec.name}: {one_line(exc)}", file=sys.stderr)
+            status = EXIT_TASKS_FAILED
+            continue
+        write_json_atomic(path, record)
+        print(f"[done] {spec.name}: {record['sentences_per_second']:.1f} sentences/s (median of {args.repeats}; "
+              f"min {record['min']:.1f}, max {record['max']:.1f}) on {corpus.name} -> {path}")
+    return status
+
+
+def cmd_plot(args) -> int:
+    from harness.plot import plot_data, render
+    from harness.registry import load_registry
+    from harness.tasks import Catalogue
+
+    data = plot_data(args.results_dir, load_registry(args.registry), Catalogue())
+    files = render(data, args.out)
+    print(f"plot: {len(data.points)} models -> " + ", ".join(str(f) for f in files))
+    for model, why in data.left_out.items():
+        print(f"  left out: {model}: {why}")
+    return EXIT_OK
+
+
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run, "report": cmd_report, "import": cmd_import}
+COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run, "report": cmd_report, "import": cmd_import,
+            "speed": cmd_speed, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

