@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_registry(p)
     _add_mirrors(p)
 
+    p = sub.add_parser("distill", help="build distilled models ahead of time (cached by recipe)")
+    p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names of distilled models")
+    p.add_argument("--force", action="store_true", help="rebuild even when the cache has this recipe")
+    _add_registry(p)
+    _add_mirrors(p, data=False)
+
     p = sub.add_parser("plot", help="the throughput-versus-score bubble plot from result files")
     p.add_argument("--results-dir", default="results", metavar="DIR")
     p.add_argument("--out", default="reports", metavar="DIR")
@@ -225,6 +231,33 @@ def cmd_speed(args) -> int:
     return status
 
 
+def cmd_distill(args) -> int:
+    import time
+
+    from harness.distill import build, cached_build
+    from harness.registry import load_registry
+    from harness.runner import one_line
+
+    specs = load_registry(args.registry).select(args.models)
+    not_distilled = [s.name for s in specs if s.loader != "distilled"]
+    if not_distilled:
+        raise HarnessError(f"not distilled models (loader is not 'distilled'): {', '.join(not_distilled)}")
+    mirrors, status = Mirrors.from_options(model_dir=args.model_dir), EXIT_OK
+    for spec in specs:
+        if not args.force and (folder := cached_build(spec)) is not None:
+            print(f"[cached] {spec.name}: {folder}")
+            continue
+        start = time.perf_counter()
+        try:
+            folder = build(spec, mirrors, force=args.force)
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            print(f"[failed] {spec.name}: {one_line(exc)}", file=sys.stderr)
+            status = EXIT_TASKS_FAILED
+            continue
+        print(f"[built] {spec.name} in {time.perf_counter() - start:.1f} s -> {folder}")
+    return status
+
+
 def cmd_plot(args) -> int:
     from harness.plot import plot_data, render
     from harness.registry import load_registry
@@ -245,7 +278,7 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
 
 
 COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run, "report": cmd_report, "import": cmd_import,
-            "speed": cmd_speed, "plot": cmd_plot}
+            "speed": cmd_speed, "plot": cmd_plot, "distill": cmd_distill}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

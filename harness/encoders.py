@@ -18,7 +18,7 @@ Loader kinds:
   looked up as is, then with punctuation stripped, then lower-cased), and the sentence vector is
   the mean of the known words' vectors: a zero vector when no word is known.
 - `bpemb`: the `bpemb` package; the mean of the BPE pieces' vectors (zero vector for empty text).
-- `distilled`: built from a teacher by a recipe (not built by this version yet).
+- `distilled`: built from a teacher by a recipe and cached (see harness.distill).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from harness.registry import ModelSpec
 
 log = logging.getLogger(__name__)
 
-SourceKind = Literal["mirror", "package", "hub"]
+SourceKind = Literal["mirror", "package", "hub", "cache"]
 
 
 @dataclass(frozen=True)
@@ -274,10 +274,9 @@ def load_encoder(spec: ModelSpec, mirrors: Mirrors | None = None) -> Encoder:
     if spec.loader == "bpemb":
         return _load_bpemb(spec, mirrors)
     if spec.loader == "distilled":
-        raise ModelUnavailableError(
-            f"model '{spec.name}': building distilled models (teacher {spec.teacher}) is not supported "
-            "by this version yet; evaluate a built copy with a model2vec entry instead"
-        )
+        from harness.distill import load_distilled
+
+        return load_distilled(spec, mirrors)
     source = resolve_source(spec, mirrors)
     log.info("loading %s from %s %s", spec.name, source.kind, source.location)
     loaders = {
@@ -291,7 +290,15 @@ def load_encoder(spec: ModelSpec, mirrors: Mirrors | None = None) -> Encoder:
 def available_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
     """Where the model would be loaded from without the hub ('mirror'/'package'/'cache'), or None."""
     if spec.loader == "distilled":
-        return None
+        from harness.distill import cached_build, teacher_source
+
+        if cached_build(spec) is not None:
+            return "cache"
+        try:
+            teacher = teacher_source(spec, mirrors)
+        except ModelUnavailableError:
+            return None
+        return f"teacher:{teacher.kind}" if teacher.kind != "hub" else None
     if mirrors.model(spec.id) is not None:
         return "mirror"
     if spec.package and _package_folder(spec) is not None:

@@ -11,11 +11,12 @@ import pandas as pd
 from harness.registry import Registry
 from harness.results import write_text_atomic
 from harness.summary import (
-    GROUP_COLUMNS, TABLE_COLUMNS, aggregate, as_percent, collect, compare, dataset_scores, order_models,
+    GROUP_COLUMNS, TABLE_COLUMNS, ablation_findings, aggregate, as_percent, collect, compare, dataset_scores, order_models,
     partial_table, protocol_datasets, published_table, reaches,
 )
 
 REFERENCE_MODEL = "all-MiniLM-L6-v2"
+ABLATION_FAMILIES = ("M2V_base", "M2V_MiniLM")
 NA = "N/A"
 
 
@@ -77,6 +78,8 @@ def build_report(results_dir: str | Path, out_dir: str | Path, registry: Registr
     ablation_models = [s.name for s in registry if "ablation" in s.tables or s.id.startswith("distilled/")]
     ablation = main.loc[[m for m in ablation_models if m in main.index]]
     write("ablation_table.csv", _csv(ablation))
+    findings = ablation_findings(scores, ABLATION_FAMILIES, published_table("ablation"))
+    write("ablation_findings.csv", findings.to_csv(index=False, float_format="%.2f"))
 
     partial, counts = partial_table(scores, datasets)
     partial = _table(partial, models)
@@ -107,6 +110,10 @@ def build_report(results_dir: str | Path, out_dir: str | Path, registry: Registr
         lines += sentences + [""]
     lines += ["## Retrieval", "", markdown(retrieval), "## Ablations", "",
               markdown(ablation) if len(ablation) else "No ablation model has results yet.\n",
+              "Findings, as differences ×100 between the variant with and without the ingredient: ours is "
+              "the mean over the datasets both variants have (their count given), published is the "
+              "difference of the published Avg (All).", "",
+              markdown(findings.set_index("finding")),
               "## Partial table (not comparable with the published table)", "",
               "Means over only the datasets that every model above has; the header gives the number "
               "of such datasets per column.", "", markdown(partial, partial_headers),

@@ -238,3 +238,38 @@ def published_table(name: str) -> pd.DataFrame:
 def as_percent(table: pd.DataFrame) -> pd.DataFrame:
     """×100, rounded to 2 decimals (NaN kept)."""
     return (table * 100).round(2)
+
+
+ABLATION_PAIRS = (
+    ("PCA helps", "output", "output_nopca"),
+    ("PCA helps", "output_nozipf", "output_nozipf_nopca"),
+    ("Zipf weighting helps", "output", "output_nozipf"),
+    ("Zipf weighting helps", "output_nopca", "output_nozipf_nopca"),
+    ("output beats input embeddings", "output", "input"),
+    ("output beats input embeddings", "output_nozipf_nopca", "input_nozipf_nopca"),
+)
+
+
+def ablation_findings(scores: pd.DataFrame, families: Sequence[str], published: pd.DataFrame) -> pd.DataFrame:
+    """Each published ablation finding as a difference (×100) between two variants of a family.
+
+    Ours: the mean over the datasets both variants have of (with − without); published: the
+    difference of the two published Avg (All) values (both have all 72 datasets).
+    """
+    rows = []
+    for family in families:
+        for finding, better, worse in ABLATION_PAIRS:
+            a, b = f"{family}_{better}", f"{family}_{worse}"
+            ours, n = math.nan, 0
+            if a in scores.index and b in scores.index:
+                both = scores.loc[[a, b]].dropna(axis=1)
+                n = both.shape[1]
+                if n:
+                    ours = 100 * float((both.loc[a] - both.loc[b]).mean())
+            theirs = (published.loc[a, "Avg (All)"] - published.loc[b, "Avg (All)"]
+                      if a in published.index and b in published.index else math.nan)
+            rows.append({"finding": finding, "family": family, "with": a, "without": b, "ours": ours,
+                         "datasets": n, "published": theirs,
+                         "holds (ours)": "" if math.isnan(ours) else ("yes" if ours > 0 else "no"),
+                         "holds (published)": "" if math.isnan(theirs) else ("yes" if theirs > 0 else "no")})
+    return pd.DataFrame(rows)

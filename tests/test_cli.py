@@ -27,7 +27,7 @@ def test_models_lists_every_entry_with_offline_source(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
-    assert len(load_registry()) == 18
+    assert len(load_registry()) == 24
     for spec in load_registry():
         assert spec.name in lines
     assert " package " in lines["GloVe_6B_50d"] and " package " in lines["all-MiniLM-L6-v2"]

@@ -95,6 +95,9 @@ def test_bpemb_offline_is_a_clear_error(tmp_path, registry, monkeypatch):
         load_encoder(registry.get("BPEmb_50k_300d"), Mirrors())
 
 
-def test_distilled_entries_say_they_cannot_be_built_yet(registry):
-    with pytest.raises(ModelUnavailableError, match=r"M2V_base_input.*teacher BAAI/bge-base-en-v1.5"):
+def test_distilled_entry_with_a_hub_teacher_offline_names_the_teacher(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
+    with pytest.raises(ModelUnavailableError, match=r"model 'M2V_base_input' \(BAAI/bge-base-en-v1.5\) is not available"):
         load_encoder(registry.get("M2V_base_input"), Mirrors())
+    assert available_offline(registry.get("M2V_base_input"), Mirrors()) is None
+    assert available_offline(registry.get("M2V_MiniLM_input"), Mirrors()) == "teacher:package"

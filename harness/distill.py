@@ -1,0 +1,137 @@
+"""Distilled static models: built from a teacher by a registry recipe, cached on disk by recipe.
+
+- `output` embeddings: `model2vec.distill.distill` (every token passed through the teacher), with
+  `pca_dims` and `sif_coefficient` (1e-4 with Zipf weighting, None without).
+- `input` embeddings: the teacher's own input token-embedding matrix, post-processed the same way
+  (model2vec's `apply_pca`, then the Zipf/SIF weights of `compute_weights`), with the teacher's tokenizer.
+
+Both are saved as float32 model2vec models in `<cache>/distilled/<name>-<key>/`, where the key is a
+hash of the teacher, its revision and the recipe: a changed recipe builds a new model, an unchanged
+one reloads the cached build. The cache is `HARNESS_CACHE_DIR` (default `~/.cache/harness`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from harness.encoders import Encoder, EncoderInfo, Model2VecEncoder, ModelSource, _download, resolve_source
+from harness.errors import HarnessError
+from harness.mirror import Mirrors
+from harness.registry import ModelSpec, load_registry
+
+log = logging.getLogger(__name__)
+
+SIF_COEFFICIENT = 1e-4
+RECIPE_FILE = "harness_recipe.json"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness")) / "distilled"
+
+
+def _check(spec: ModelSpec) -> None:
+    if spec.teacher is None or spec.recipe is None:
+        raise HarnessError(f"model '{spec.name}' has no teacher/recipe: it cannot be distilled")
+
+
+def recipe_key(spec: ModelSpec) -> str:
+    """Hash of what determines the build: teacher, teacher revision, recipe, SIF coefficient."""
+    _check(spec)
+    payload = {"teacher": spec.teacher, "revision": spec.revision, "recipe": spec.recipe.model_dump(),
+               "sif_coefficient": SIF_COEFFICIENT}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build_folder(spec: ModelSpec) -> Path:
+    return cache_root() / f"{spec.name}-{recipe_key(spec)}"
+
+
+def cached_build(spec: ModelSpec) -> Path | None:
+    folder = build_folder(spec)
+    return folder if (folder / RECIPE_FILE).is_file() else None
+
+
+def teacher_source(spec: ModelSpec, mirrors: Mirrors) -> ModelSource:
+    """The teacher through the same mirror → package → hub order as any model (a registry entry with the
+    teacher's id lends its package)."""
+    for entry in load_registry():
+        if entry.id == spec.teacher:
+            return resolve_source(entry, mirrors)
+    return resolve_source(spec, mirrors, repo_id=spec.teacher, revision=spec.revision)
+
+
+def _input_embedding_model(teacher: Path, pca_dims: int | None, zipf: bool):
+    from model2vec import StaticModel
+    from model2vec.distill.inference import apply_pca, compute_weights
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    tokenizer = Tokenizer.from_file(str(teacher / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    weights = AutoModel.from_pretrained(str(teacher)).get_input_embeddings().weight
+    vectors = weights.detach().float().numpy()[: tokenizer.get_vocab_size()]
+    vectors = apply_pca(vectors, pca_dims)
+    vectors = vectors * compute_weights(len(vectors), SIF_COEFFICIENT if zipf else None)[:, None]
+    config = {"model_type": "model2vec", "architectures": ["StaticModel"], "tokenizer_name": teacher.name,
+              "apply_pca": pca_dims, "sif_coefficient": SIF_COEFFICIENT if zipf else None,
+              "hidden_dim": vectors.shape[1], "seq_length": 1000000, "normalize": True, "pooling": "mean"}
+    return StaticModel(vectors=vectors.astype(np.float32), tokenizer=tokenizer, config=config, normalize=True,
+                       base_model_name=teacher.name)
+
+
+def build(spec: ModelSpec, mirrors: Mirrors, force: bool = False) -> Path:
+    """Build (or find in the cache) the model of a distilled entry; returns its folder."""
+    _check(spec)
+    if not force and (folder := cached_build(spec)) is not None:
+        return folder
+    source = teacher_source(spec, mirrors)
+    teacher = _download(source)
+    recipe = spec.recipe
+    log.info("distilling %s from %s (%s embeddings, PCA %s, Zipf %s)", spec.name, source.location,
+             recipe.embeddings, recipe.pca_dims, recipe.zipf)
+    if recipe.embeddings == "output":
+        from model2vec.distill import distill
+
+        model = distill(model_name=str(teacher), pca_dims=recipe.pca_dims,
+                        sif_coefficient=SIF_COEFFICIENT if recipe.zipf else None, quantize_to="float32")
+    else:
+        model = _input_embedding_model(teacher, recipe.pca_dims, recipe.zipf)
+    final = build_folder(spec)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        model.save_pretrained(tmp)
+        record = {"name": spec.name, "teacher": spec.teacher, "teacher_source": source.kind,
+                  "teacher_location": source.location, "teacher_revision": source.revision,
+                  "recipe": recipe.model_dump(), "sif_coefficient": SIF_COEFFICIENT if recipe.zipf else None,
+                  "key": recipe_key(spec), "shape": list(model.embedding.shape)}
+        (tmp / RECIPE_FILE).write_text(json.dumps(record, indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def load_distilled(spec: ModelSpec, mirrors: Mirrors) -> Encoder:
+    """The distilled model as an encoder, built first when the cache does not have this recipe."""
+    from model2vec import StaticModel
+
+    folder = build(spec, mirrors)
+    model = StaticModel.from_pretrained(str(folder))
+    record = json.loads((folder / RECIPE_FILE).read_text())
+    source = ModelSource("cache", str(folder), f"{record['teacher_revision']}+recipe:{record['key']}")
+    info = EncoderInfo(spec.name, spec.id, spec.revision, spec.loader, source, int(model.embedding.shape[1]),
+                       int(model.embedding.size))
+    return Model2VecEncoder(model, info)
