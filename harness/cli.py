@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--available-only", action="store_true",
                    help="silently leave out tasks without local data when offline")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
+    p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run each (model, task) cell as a Ray task; no ADDRESS starts a local Ray")
+    p.add_argument("--ray-cpus-per-cell", type=float, default=1.0, metavar="N", help="CPUs per cell (default 1)")
+    p.add_argument("--ray-gpus-per-transformer", type=float, default=1.0, metavar="N",
+                   help="GPUs per transformer-model cell when the cluster has GPUs (default 1)")
+    p.add_argument("--ray-retries", type=int, default=2, metavar="N", help="retries of a cell whose worker died")
     _add_registry(p)
     _add_mirrors(p)
     return parser
@@ -154,7 +161,7 @@ def cmd_tasks(args) -> int:
 def cmd_run(args) -> int:
     from harness.registry import load_registry
     from harness.results import ResultStore
-    from harness.runner import Runner
+    from harness.runner import Runner, parse_shard
     from harness.tasks import Catalogue
 
     registry = load_registry(args.registry)
@@ -165,11 +172,21 @@ def cmd_run(args) -> int:
         tasks = [t for t in tasks if t.missing_data(mirrors) is None]
         if not tasks:
             raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
-    print(f"running {len(specs)} model(s) x {len(tasks)} task(s) -> {args.results_dir}"
+    shard = parse_shard(args.shard) if args.shard else None
+    common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
+    if args.ray is not None:
+        from harness.distributed import RayRunner
+
+        runner = RayRunner(ResultStore(args.results_dir), mirrors, address=args.ray or None,
+                           cpus_per_cell=args.ray_cpus_per_cell, gpus_per_transformer=args.ray_gpus_per_transformer,
+                           retries=args.ray_retries, **common)
+    else:
+        runner = Runner(ResultStore(args.results_dir), mirrors, **common)
+    where = f"Ray {args.ray or '(local)'}" if args.ray is not None else "here"
+    print(f"running {len(specs)} model(s) x {len(tasks)} task(s)"
+          f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {where} -> {args.results_dir}"
           f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")
-    runner = Runner(ResultStore(args.results_dir), mirrors, overwrite=args.overwrite,
-                    progress=not args.no_progress, echo=print)
-    report = runner.run(specs, tasks)
+    report = runner.run(specs, tasks, shard=shard)
     counts = {s: len(report.by_status(s)) for s in ("done", "skipped", "unavailable", "failed")}
     print("summary: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for cell in report.by_status("unavailable") + report.by_status("failed"):

@@ -176,8 +176,65 @@ def _main_score(task: Task, outcome: TaskOutcome) -> float:
     raise ResultsError(f"task {task.spec.name}: no score for split {task.spec.split!r} subset {task.spec.subset!r}")
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One (model, task) pair of a run's grid."""
+
+    spec: ModelSpec
+    task: Task
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.spec.name, self.task.spec.name)
+
+
+@dataclass
+class CellOutcome:
+    """What evaluating one cell produced, before anything is written."""
+
+    status: Status
+    score: float | None = None
+    seconds: float = 0.0
+    payload: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` (0 <= I < N) as a pair, or a one-line error."""
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise HarnessError(f"--shard '{text}': expected I/N, e.g. 0/4") from None
+    if count < 1 or not 0 <= index < count:
+        raise HarnessError(f"--shard '{text}': needs 0 <= I < N")
+    return index, count
+
+
+def select_shard(cells: Sequence[Cell], index: int, count: int) -> list[Cell]:
+    """A deterministic 1/count slice of the grid: the cells whose rank in (model, task) order is
+    `index` modulo `count`. The `count` slices together hold every cell exactly once."""
+    rank = {c.key: i for i, c in enumerate(sorted(cells, key=lambda c: c.key))}
+    return [c for c in cells if rank[c.key] % count == index]
+
+
+def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirrors) -> CellOutcome:
+    """Evaluate one cell (seeded) into a result document; no file is written here."""
+    seed_everything(SEED)
+    start = time.perf_counter()
+    try:
+        outcome = task.evaluate(encoder, mirrors)
+        score = _main_score(task, outcome)
+        seconds = time.perf_counter() - start
+        return CellOutcome("done", score, seconds, result_payload(task, outcome, encoder.info, seconds))
+    except DataUnavailableError as exc:
+        return CellOutcome("unavailable", error=one_line(exc))
+    except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the run goes on
+        log.debug("task %s failed for %s", task.spec.name, spec.name, exc_info=True)
+        return CellOutcome("failed", seconds=time.perf_counter() - start, error=one_line(exc))
+
+
 class Runner:
-    """Runs models × tasks into a result store."""
+    """Runs the grid of models × tasks into a result store, one model loaded at a time."""
 
     def __init__(
         self,
@@ -213,66 +270,77 @@ class Runner:
                           seconds=float(doc.get("evaluation_time") or 0.0),
                           path=self.store.path(spec.id, spec.revision, task.spec.name))
 
-    def run(self, specs: Sequence[ModelSpec], tasks: Sequence[Task]) -> RunReport:
+    def _triage(self, cell: Cell) -> CellResult | None:
+        """The cell's result when it needs no evaluation (done before, or no data offline)."""
+        done = self._complete(cell.spec, cell.task)
+        if done is not None:
+            return done
+        if is_offline() and (missing := cell.task.missing_data(self.mirrors)):
+            task = cell.task.spec
+            return CellResult(cell.spec.name, task.name, "unavailable",
+                              error=f"{task.benchmark} {task.name}: {missing}; offline")
+        return None
+
+    def save(self, cell: Cell, outcome: CellOutcome) -> CellResult:
+        """Write a finished cell's document through the store; the cell's summary."""
+        spec, name = cell.spec, cell.task.spec.name
+        if outcome.status != "done":
+            return CellResult(spec.name, name, outcome.status, seconds=outcome.seconds, error=outcome.error)
+        path = self.store.write(spec.id, spec.revision, name, outcome.payload)
+        return CellResult(spec.name, name, "done", score=outcome.score, seconds=outcome.seconds, path=path)
+
+    def run(self, specs: Sequence[ModelSpec], tasks: Sequence[Task],
+            shard: tuple[int, int] | None = None) -> RunReport:
         from tqdm.auto import tqdm
 
-        cells: list[CellResult] = []
-        bar = tqdm(total=len(specs) * len(tasks), unit="task", disable=not self.progress, dynamic_ncols=True)
+        cells = [Cell(spec, task) for spec in specs for task in tasks]
+        if shard is not None:
+            cells = select_shard(cells, *shard)
+        results: list[CellResult] = []
+        bar = tqdm(total=len(cells), unit="task", disable=not self.progress, dynamic_ncols=True)
 
-        def record(cell: CellResult) -> None:
-            cells.append(cell)
+        def record(result: CellResult) -> None:
+            results.append(result)
             bar.update(1)
-            bar.write(cell.line()) if self.progress else self.echo(cell.line())
+            bar.write(result.line()) if self.progress else self.echo(result.line())
 
         try:
-            for spec in specs:
-                pending: list[Task] = []
-                for task in tasks:
-                    done = self._complete(spec, task)
-                    if done is not None:
-                        record(done)
-                    elif is_offline() and (missing := task.missing_data(self.mirrors)):
-                        record(CellResult(spec.name, task.spec.name, "unavailable",
-                                          error=f"{task.spec.benchmark} {task.spec.name}: {missing}; offline"))
-                    else:
-                        pending.append(task)
-                if pending:
-                    self._run_model(spec, pending, record, bar)
+            pending = []
+            for cell in cells:
+                settled = self._triage(cell)
+                if settled is not None:
+                    record(settled)
+                else:
+                    pending.append(cell)
+            if pending:
+                self.execute(pending, record, bar)
         finally:
             bar.close()
-        return RunReport(cells)
+        return RunReport(results)
 
-    def _run_model(self, spec: ModelSpec, tasks: list[Task], record, bar) -> None:
+    def execute(self, cells: list[Cell], record: Callable[[CellResult], None], bar) -> None:
+        """Evaluate `cells` here, model by model, each model loaded once."""
+        by_model: dict[str, list[Cell]] = {}
+        for cell in cells:
+            by_model.setdefault(cell.spec.name, []).append(cell)
+        for group in by_model.values():
+            self._run_model(group, record, bar)
+
+    def _run_model(self, cells: list[Cell], record, bar) -> None:
+        spec = cells[0].spec
         bar.set_description(f"{spec.name}: loading")
         try:
             encoder = self.loader(spec, self.mirrors)
         except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
             reason = f"model load failed: {one_line(exc)}"
-            for task in tasks:
-                record(CellResult(spec.name, task.spec.name, "failed", error=reason))
+            for cell in cells:
+                record(CellResult(spec.name, cell.task.spec.name, "failed", error=reason))
             return
         try:
             self.store.write_model_meta(spec.id, spec.revision, model_meta(spec, encoder.info))
-            for task in tasks:
-                bar.set_description(f"{spec.name}: {task.spec.name}")
-                record(self._run_task(spec, task, encoder))
+            for cell in cells:
+                bar.set_description(f"{spec.name}: {cell.task.spec.name}")
+                record(self.save(cell, evaluate_cell(spec, cell.task, encoder, self.mirrors)))
         finally:
             del encoder
             gc.collect()
-
-    def _run_task(self, spec: ModelSpec, task: Task, encoder: Encoder) -> CellResult:
-        seed_everything(SEED)
-        start = time.perf_counter()
-        try:
-            outcome = task.evaluate(encoder, self.mirrors)
-            score = _main_score(task, outcome)
-            seconds = time.perf_counter() - start
-            path = self.store.write(spec.id, spec.revision, task.spec.name,
-                                    result_payload(task, outcome, encoder.info, seconds))
-        except DataUnavailableError as exc:
-            return CellResult(spec.name, task.spec.name, "unavailable", error=one_line(exc))
-        except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the run goes on
-            log.debug("task %s failed for %s", task.spec.name, spec.name, exc_info=True)
-            return CellResult(spec.name, task.spec.name, "failed", error=one_line(exc),
-                              seconds=time.perf_counter() - start)
-        return CellResult(spec.name, task.spec.name, "done", score=score, seconds=seconds, path=path)
