@@ -7,21 +7,19 @@ With --minilm, also all-MiniLM-L6-v2's wall time and peak RSS (a separate proces
 
 from __future__ import annotations
 
-import argparse
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import offline_setup, time_offline_run
+
 from harness.encoders import load_encoder
-from harness.mirror import Mirrors, set_offline
+from harness.mirror import Mirrors
 from harness.registry import ModelSpec
 from harness.results import ResultStore
 from harness.runner import Runner
-from harness.tasks import Catalogue
 from harness.tasks.mteb_tasks import MtebEncoder, with_local_data
 
 CACHE = Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness")) / "bench"
@@ -64,23 +62,12 @@ def through_harness(encoder, tasks, mirrors) -> tuple[float, dict[str, float]]:
 
 
 def minilm() -> None:
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "harness.cli", "run", "--offline", "--available-only", "--no-progress",
-               "--results-dir", out, "-m", "all-MiniLM-L6-v2", "-t", "MTEB"]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"all-MiniLM-L6-v2, offline MTEB tasks: wall {wall:.0f} s, peak RSS {peak_mib:.0f} MiB")
+    wall, rss = time_offline_run("all-MiniLM-L6-v2", "MTEB")
+    print(f"all-MiniLM-L6-v2, offline MTEB tasks: wall {wall:.0f} s, peak RSS {rss:.0f} MiB")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--minilm", action="store_true")
-    args = parser.parse_args()
-    set_offline()
-    mirrors = Mirrors.from_options()
-    tasks = [t for t in Catalogue().select(["MTEB"]) if t.missing_data(mirrors) is None]
+    mirrors, tasks, with_minilm = offline_setup("MTEB")
     encoder = load_encoder(ModelSpec(**STATIC), Mirrors(model_dir=static_model_dir()))
     direct(encoder, tasks, mirrors)  # warm-up: builds the datasets caches both paths then reuse
     direct_s = direct(encoder, tasks, mirrors)
@@ -91,7 +78,7 @@ def main() -> None:
     overhead = 100 * (harness_s - direct_s) / direct_s
     print(f"direct mteb.evaluate {direct_s:.1f} s; harness overhead {overhead:+.1f} % "
           f"(target <= 10 %: {'OK' if overhead <= 10 else 'OVER'})")
-    if args.minilm:
+    if with_minilm:
         minilm()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from common import time_tasks
+
 from harness.encoders import load_encoder
 from harness.mirror import Mirrors, set_offline
 from harness.registry import load_registry
@@ -22,13 +24,7 @@ def main() -> None:
         t0 = time.perf_counter()
         encoder = load_encoder(registry.get(name), mirrors)
         load_s = time.perf_counter() - t0
-        per_task = {}
-        t0 = time.perf_counter()
-        for task in tasks:
-            t = time.perf_counter()
-            task.evaluate(encoder, mirrors)
-            per_task[task.spec.name] = time.perf_counter() - t
-        total = time.perf_counter() - t0
+        total, per_task = time_tasks(encoder, tasks, mirrors)
         verdict = "OK" if total <= target else "OVER TARGET"
         detail = ", ".join(f"{k} {v:.2f}" for k, v in per_task.items())
         print(f"{name}: WordSim 7 datasets {total:.2f} s (target <= {target:.0f} s: {verdict}); "

@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import harness
 from harness.errors import ResultsError
 from harness.results import ResultStore, null_non_finite, write_json_atomic, write_text_atomic
 from harness.summary import CQADUPSTACK_AGGREGATE, NOT_RESULTS, Dataset
-
-import harness
 
 
 @dataclass
@@ -65,14 +64,11 @@ def import_results(source: str | Path, results_dir: str | Path, datasets: list[D
             first = str(exc).splitlines()[0] if str(exc) else ""
             report.errors.append(f"{path}: not a readable mteb result ({type(exc).__name__}: {first})")
             continue
-        doc = result.to_dict()
-        original = _original_version(path)
-        doc["scores"], nulled = null_non_finite(doc.get("scores") or {})
-        doc["kg_co2_emissions"] = None if not isinstance(doc.get("kg_co2_emissions"), (int, float)) else doc["kg_co2_emissions"]
-        doc, more = null_non_finite(doc, "doc")
-        doc["harness"] = {"version": harness.__version__, "imported_from": str(path), "original_mteb_version": original,
+        doc, nulled = null_non_finite(result.to_dict(), "doc")
+        doc["harness"] = {"version": harness.__version__, "imported_from": str(path),
+                          "original_mteb_version": _original_version(path),
                           "imported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                          "non_finite_as_null": nulled + more}
+                          "non_finite_as_null": nulled}
         write_json_atomic(target, doc)
         report.imported.append(target)
         meta = rev_dir / "model_meta.json"

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.encoders import load_encoder
 from harness.mirror import Mirrors
 from harness.registry import load_registry
 from harness.results import ResultStore
