@@ -127,11 +127,18 @@ def cmd_models(args) -> int:
     for spec in registry:
         where = available_offline(spec, mirrors) or "-"
         rows.append((spec.name, spec.family, f"{spec.params_m:g}", spec.loader,
-                     f"{spec.id}@{spec.revision[:12]}", where, ",".join(spec.tables) or "-"))
+                     f"{spec.id}@{_short(spec.revision)}", where, ",".join(spec.tables) or "-"))
     _print_table(rows)
     print(f"\n{len(registry)} models; 'offline' says where a model loads from without the hub "
-          "(mirror: --model-dir, package: installed PyPI package, cache: local cache).")
+          "(mirror: --model-dir; package: installed PyPI package; cache: built or cached locally; "
+          "teacher:…: distilled here from a teacher found there; -: needs the hub).")
     return EXIT_OK
+
+
+def _short(revision: str) -> str:
+    """A commit hash cut to 12 characters; any other revision (version, branch) as it is."""
+    is_hash = len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+    return revision[:12] if is_hash else revision
 
 
 def cmd_tasks(args) -> int:
