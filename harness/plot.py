@@ -23,6 +23,10 @@ from harness.speed import THROUGHPUT_FILE
 from harness.summary import aggregate, collect, dataset_scores, order_models, partial_table, protocol_datasets
 
 
+AREA_PER_MILLION = 30.0
+"""Circle area in points² per million parameters."""
+
+
 @dataclass
 class PlotData:
     points: pd.DataFrame  # model, speed, score, params_m
@@ -126,12 +130,12 @@ def draw(data: PlotData):
 
     pts = data.points.sort_values("params_m", ascending=False)
     fig, ax = plt.subplots(figsize=(9, 6), dpi=150)
-    area = 40 + 25 * pts["params_m"].to_numpy()  # points², ∝ parameters
+    area = AREA_PER_MILLION * pts["params_m"].to_numpy()  # points², proportional to parameters
     colors = plt.cm.viridis(np.linspace(0.15, 0.85, max(len(pts), 1)))
     ax.scatter(pts["speed"], pts["score"], s=area, c=colors[: len(pts)], alpha=0.55, edgecolors="black", linewidths=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("sentences per second (log scale, median of timed passes)")
-    ax.set_ylabel(data.y_label if len(data.y_label) < 40 else data.y_label.replace(" (", "\n("))
+    ax.set_ylabel(data.y_label if len(data.y_label) < 40 else data.y_label.replace(" (", "\n(", 1))
     ax.grid(True, which="both", alpha=0.25)
     if len(pts):
         lo, hi = pts["speed"].min(), pts["speed"].max()
