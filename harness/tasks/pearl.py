@@ -115,12 +115,13 @@ def autofj_tables(name: str, mirrors: Mirrors) -> tuple[list[str], list[str], li
     """(left titles, right titles, ground-truth (left, right) pairs, source) of one AutoFJ table."""
     folder = mirrors.data_dir / AUTOFJ_FOLDER / name if mirrors.data_dir else None
     if folder is None or not folder.is_dir():
-        try:
-            import autofj
-        except ImportError:
+        import importlib.util
+
+        found = importlib.util.find_spec("autofj")  # the package's data only: no need to import it
+        if found is None or not found.submodule_search_locations:
             raise DataUnavailableError(f"PEARL autofj: no {AUTOFJ_FOLDER}/{name} in the data directory and the "
-                                       "autofj package is missing (pip install autofj)") from None
-        folder = Path(autofj.__file__).parent / "benchmark" / name
+                                       "autofj package is missing (pip install autofj)")
+        folder = Path(list(found.submodule_search_locations)[0]) / "benchmark" / name
         if not folder.is_dir():
             raise DataUnavailableError(f"PEARL autofj: table {name} not found in {folder.parent}")
     left = _read_titles(folder / "left.csv", "title")
