@@ -160,8 +160,9 @@ def render(data: PlotData, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     fig = draw(data)
     files = [out / "throughput_vs_score.png", out / "throughput_vs_score.svg"]
-    for path in files:
-        fig.savefig(path)
+    with plt.rc_context({"svg.hashsalt": "harness"}):  # same inputs, same bytes
+        for path in files:
+            fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
     write_text_atomic(out / "throughput_vs_score.md", caption_text(data) + "\n")
     return files + [out / "throughput_vs_score.md"]
