@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import importlib.metadata
 import logging
-import math
 import platform
 import random
 import time
@@ -34,7 +33,8 @@ log = logging.getLogger(__name__)
 
 Status = Literal["done", "skipped", "failed", "unavailable"]
 SEED = 42
-_PACKAGES = ("mteb", "model2vec", "sentence-transformers", "transformers", "torch", "numpy", "scipy", "datasets")
+_PACKAGES = ("mteb", "model2vec", "sentence-transformers", "transformers", "torch", "numpy", "scipy", "scikit-learn",
+             "datasets")
 
 
 @dataclass
@@ -167,13 +167,11 @@ def model_meta(spec: ModelSpec, info: EncoderInfo) -> dict[str, Any]:
 
 
 def _main_score(task: Task, outcome: TaskOutcome) -> float:
-    for entry in outcome.scores.get(task.spec.split, []):
-        if entry.get("hf_subset") == task.spec.subset:
-            score = entry.get("main_score")
-            if isinstance(score, (int, float)) and math.isfinite(score):
-                return float(score)
-            raise ResultsError(f"task {task.spec.name}: main_score is {score} (constant or empty embeddings?)")
-    raise ResultsError(f"task {task.spec.name}: no score for split {task.spec.split!r} subset {task.spec.subset!r}")
+    score = main_score_of({"scores": outcome.scores}, task.spec.split, task.spec.subset)
+    if score is None:
+        raise ResultsError(f"task {task.spec.name}: no finite main_score for split {task.spec.split!r} subset "
+                           f"{task.spec.subset!r} (NaN: constant or empty embeddings?)")
+    return score
 
 
 @dataclass(frozen=True)

@@ -55,23 +55,16 @@ class Dataset:
 
 def protocol_datasets(catalogue) -> list[Dataset]:
     """The 72 datasets (56 MTEB, 9 PEARL, 7 WordSim) from the task catalogue."""
+    cqa = tuple(n for n, t in catalogue.tasks.items() if getattr(t, "aggregate", None) == CQADUPSTACK_AGGREGATE)
     datasets: list[Dataset] = []
-    cqa: list[str] = []
     for name, task in catalogue.tasks.items():
         spec = task.spec
-        if spec.benchmark not in ("MTEB", "PEARL", "WordSim") or spec.name.startswith("Mock"):
+        if spec.benchmark not in ("MTEB", "PEARL", "WordSim") or (name in cqa and name != cqa[0]):
             continue
-        if getattr(task, "aggregate", None) == CQADUPSTACK_AGGREGATE:
-            cqa.append(name)
-            if len(cqa) > 1:
-                continue
-        datasets.append(Dataset(spec.name, spec.benchmark, spec.group, (name,), spec.split, spec.subset,
-                                spec.main_score))
-    return [
-        Dataset(CQADUPSTACK, d.benchmark, d.group, tuple(cqa), d.split, d.subset, d.main_score)
-        if d.tasks[0] in cqa else d
-        for d in datasets
-    ]
+        # the first CQADupstack subset stands, in task order, for the one CQADupstack dataset
+        label, parts = (CQADUPSTACK, cqa) if name in cqa else (name, (name,))
+        datasets.append(Dataset(label, spec.benchmark, spec.group, parts, spec.split, spec.subset, spec.main_score))
+    return datasets
 
 
 def read_score(path: Path, split: str, subset: str, main_score: str) -> float | None:
