@@ -24,7 +24,7 @@ import numpy as np
 
 from harness.encoders import Encoder, EncoderInfo, Model2VecEncoder, ModelSource, _download, resolve_source
 from harness.errors import HarnessError
-from harness.mirror import Mirrors
+from harness.mirror import Mirrors, cache_home
 from harness.registry import ModelSpec, load_registry
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ RECIPE_FILE = "harness_recipe.json"
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness")) / "distilled"
+    return cache_home() / "distilled"
 
 
 def _check(spec: ModelSpec) -> None:

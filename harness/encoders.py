@@ -231,6 +231,15 @@ def _load_word_vectors(spec: ModelSpec, source: ModelSource) -> Encoder:
     return _wrap_sentence_transformer(spec, source, word_vector_model(_download(source)))
 
 
+def _bpemb_cache(spec: ModelSpec) -> tuple[Path, bool]:
+    """bpemb's own download cache for this entry, and whether both its files are there."""
+    kw = spec.loader_kwargs
+    lang, vs, dim = kw["lang"], kw["vs"], kw["dim"]
+    cache = Path.home() / ".cache" / "bpemb" / str(lang)
+    files = (cache / f"{lang}.wiki.bpe.vs{vs}.model", cache / f"{lang}.wiki.bpe.vs{vs}.d{dim}.w2v.bin")
+    return cache, all(f.is_file() for f in files)
+
+
 def _load_bpemb(spec: ModelSpec, mirrors: Mirrors) -> Encoder:
     try:
         from bpemb import BPEmb
@@ -248,10 +257,7 @@ def _load_bpemb(spec: ModelSpec, mirrors: Mirrors) -> Encoder:
         bp = BPEmb(lang=lang, vs=vs, dim=dim, model_file=models[0], emb_file=embs[0])
         source = ModelSource("mirror", str(local), spec.revision)
     else:
-        cache = Path.home() / ".cache" / "bpemb" / lang
-        cached = (cache / f"{lang}.wiki.bpe.vs{vs}.model").is_file() and (
-            cache / f"{lang}.wiki.bpe.vs{vs}.d{dim}.w2v.bin"
-        ).is_file()
+        cache, cached = _bpemb_cache(spec)
         if not cached and is_offline():
             raise ModelUnavailableError(
                 f"model '{spec.name}' is not available offline: no '{cache}' cache and no --model-dir copy "
@@ -303,9 +309,6 @@ def available_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
         return "mirror"
     if spec.package and _package_folder(spec) is not None:
         return "package"
-    if spec.loader == "bpemb":
-        kw = spec.loader_kwargs
-        cache = Path.home() / ".cache" / "bpemb" / str(kw["lang"])
-        if (cache / f"{kw['lang']}.wiki.bpe.vs{kw['vs']}.d{kw['dim']}.w2v.bin").is_file():
-            return "cache"
+    if spec.loader == "bpemb" and _bpemb_cache(spec)[1]:
+        return "cache"
     return None

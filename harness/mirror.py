@@ -32,6 +32,11 @@ def set_offline() -> None:
         os.environ[var] = "1"
 
 
+def cache_home() -> Path:
+    """Where the harness keeps what it builds or fetches: HARNESS_CACHE_DIR, default ~/.cache/harness."""
+    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness"))
+
+
 def _checked_dir(value: str | os.PathLike, option: str) -> Path:
     path = Path(value).expanduser()
     if not path.is_dir():

@@ -77,7 +77,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _threads() -> int:
+def torch_threads() -> int:
     try:
         import torch
 
@@ -142,7 +142,7 @@ def result_payload(task: Task, outcome: TaskOutcome, info: EncoderInfo, seconds:
                 "n_parameters": info.n_parameters,
             },
             "seed": SEED,
-            "threads": _threads(),
+            "threads": torch_threads(),
             "offline": is_offline(),
             "non_finite_as_null": nulled,
         },

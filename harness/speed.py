@@ -23,7 +23,7 @@ from typing import Any
 from harness.encoders import Encoder
 from harness.errors import DataUnavailableError, HarnessError
 from harness.mirror import Mirrors
-from harness.runner import package_versions
+from harness.runner import package_versions, torch_threads
 
 DEFAULT_CORPUS = "scifact"
 DEFAULT_SIZE = 1000
@@ -77,14 +77,7 @@ def hardware() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    threads = None
-    try:
-        import torch
-
-        threads = torch.get_num_threads()
-    except ImportError:
-        pass
-    return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "torch_threads": threads,
+    return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "torch_threads": torch_threads(),
             "platform": platform.platform(), "python": platform.python_version()}
 
 

@@ -25,7 +25,7 @@ from scipy.stats import pearsonr, spearmanr
 
 from harness.encoders import Encoder
 from harness.errors import DataUnavailableError
-from harness.mirror import Mirrors, is_offline
+from harness.mirror import Mirrors, cache_home, is_offline
 from harness.tasks import TaskOutcome, TaskSpec
 
 UPSTREAM_COMMIT = "1625b10b77843ea1a81d84abea5f926d714d92d8"
@@ -55,10 +55,6 @@ DATASETS: tuple[WordSimDataset, ...] = (
 )
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness"))
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -85,7 +81,7 @@ def parse_pairs(text: str, ds: WordSimDataset, origin: str) -> tuple[list[str], 
 
 def _fetch(ds: WordSimDataset) -> tuple[bytes, str]:
     """The upstream file (cached), sha256-checked."""
-    cached = cache_dir() / "wordsim" / UPSTREAM_COMMIT / ds.file
+    cached = cache_home() / "wordsim" / UPSTREAM_COMMIT / ds.file
     if cached.is_file():
         data = cached.read_bytes()
         if _sha256(data) == ds.sha256:
