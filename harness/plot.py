@@ -37,14 +37,21 @@ class PlotData:
 
 
 def _throughputs(results_dir: Path, registry: Registry) -> dict[str, dict]:
+    """Measured speeds by model; where a model has several revision folders, the registry's wins."""
     by_id = {s.id: s for s in registry}
+
+    def spec_of(path: Path):
+        return by_id.get(path.parent.parent.name.replace("__", "/", 1))
+
+    def order(path: Path):  # the registry revision last, so that it overwrites the others
+        spec = spec_of(path)
+        return (path.parent.parent.name, spec is not None and path.parent.name == spec.revision, path.parent.name)
+
     found = {}
-    for path in sorted(results_dir.glob(f"*/*/{THROUGHPUT_FILE}")):
-        model_id = path.parent.parent.name.replace("__", "/", 1)
-        spec = by_id.get(model_id)
-        if spec is not None and path.parent.name != spec.revision and (results_dir / spec.folder_name / spec.revision / THROUGHPUT_FILE).exists():
-            continue  # the registry revision's measurement wins
-        found[spec.name if spec else model_id] = json.loads(path.read_text(encoding="utf-8"))
+    for path in sorted(results_dir.glob(f"*/*/{THROUGHPUT_FILE}"), key=order):
+        spec = spec_of(path)
+        found[spec.name if spec else path.parent.parent.name.replace("__", "/", 1)] = json.loads(
+            path.read_text(encoding="utf-8"))
     return found
 
 

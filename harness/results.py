@@ -117,10 +117,16 @@ class ResultStore:
         path = self.path(model_id, revision, task_name)
         return read_json(path) if path.exists() else None
 
+    def completed(self, model_id: str, revision: str, task_name: str, split: str, subset: str) -> dict[str, Any] | None:
+        """The task's document when it holds a finite main score for `split`/`subset`, else None."""
+        doc = self.read(model_id, revision, task_name)
+        if doc is not None and doc.get("task_name") == task_name and main_score_of(doc, split, subset) is not None:
+            return doc
+        return None
+
     def is_complete(self, model_id: str, revision: str, task_name: str, split: str, subset: str) -> bool:
         """True when the task's file holds a finite main score for `split`/`subset`."""
-        doc = self.read(model_id, revision, task_name)
-        return doc is not None and doc.get("task_name") == task_name and main_score_of(doc, split, subset) is not None
+        return self.completed(model_id, revision, task_name, split, subset) is not None
 
     def write(self, model_id: str, revision: str, task_name: str, payload: dict[str, Any]) -> Path:
         path = self.path(model_id, revision, task_name)

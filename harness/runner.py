@@ -7,6 +7,7 @@ once (atomically), so an interrupted run loses at most the task in progress.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib.metadata
 import logging
@@ -68,13 +69,19 @@ class RunReport:
 
 
 def package_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape a score (read once per process)."""
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, str], ...]:
     versions = {}
     for name in _PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return versions
+    return tuple(versions.items())
 
 
 def torch_threads() -> int:
@@ -256,13 +263,12 @@ class Runner:
         if self.overwrite:
             return None
         try:
-            complete = self.store.is_complete(spec.id, spec.revision, task.spec.name, task.spec.split, task.spec.subset)
+            doc = self.store.completed(spec.id, spec.revision, task.spec.name, task.spec.split, task.spec.subset)
         except ResultsError as exc:
             log.warning("%s; it will be recomputed", exc)
             return None
-        if not complete:
+        if doc is None:
             return None
-        doc = self.store.read(spec.id, spec.revision, task.spec.name)
         return CellResult(spec.name, task.spec.name, "skipped",
                           score=main_score_of(doc, task.spec.split, task.spec.subset),
                           seconds=float(doc.get("evaluation_time") or 0.0),
