@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run each (model, task) cell as a Ray task; no ADDRESS starts a local Ray")
     p.add_argument("--ray-cpus-per-cell", type=float, default=1.0, metavar="N", help="CPUs per cell (default 1)")
+    p.add_argument("--ray-cpus-per-transformer", type=float, default=4.0, metavar="N",
+                   help="CPUs per transformer-model cell when the cluster has no GPU (default 4, at most a node's)")
     p.add_argument("--ray-gpus-per-transformer", type=float, default=1.0, metavar="N",
                    help="GPUs per transformer-model cell when the cluster has GPUs (default 1)")
     p.add_argument("--ray-retries", type=int, default=2, metavar="N", help="retries of a cell whose worker died")
@@ -173,27 +175,33 @@ def cmd_run(args) -> int:
 
     registry = load_registry(args.registry)
     specs = registry.select(args.models)
-    tasks = Catalogue().select(args.tasks)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
-    if args.available_only:
-        tasks = [t for t in tasks if t.missing_data(mirrors) is None]
-        if not tasks:
-            raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
     shard = parse_shard(args.shard) if args.shard else None
     common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
     if args.ray is not None:
         from harness.distributed import RayRunner
 
         runner = RayRunner(ResultStore(args.results_dir), mirrors, address=args.ray or None,
-                           cpus_per_cell=args.ray_cpus_per_cell, gpus_per_transformer=args.ray_gpus_per_transformer,
+                           cpus_per_cell=args.ray_cpus_per_cell, cpus_per_transformer=args.ray_cpus_per_transformer,
+                           gpus_per_transformer=args.ray_gpus_per_transformer,
                            retries=args.ray_retries, **common)
+        # workers warm up (catalogue, model libraries) while this process builds its catalogue
+        runner.start(specs, warm=len(specs) * len(args.tasks))
     else:
         runner = Runner(ResultStore(args.results_dir), mirrors, **common)
-    where = f"Ray {args.ray or '(local)'}" if args.ray is not None else "here"
-    print(f"running {len(specs)} model(s) x {len(tasks)} task(s)"
-          f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {where} -> {args.results_dir}"
-          f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")
-    report = runner.run(specs, tasks, shard=shard)
+    try:
+        tasks = Catalogue().select(args.tasks)
+        if args.available_only:
+            tasks = [t for t in tasks if t.missing_data(mirrors) is None]
+            if not tasks:
+                raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
+        where = f"Ray {args.ray or '(local)'}" if args.ray is not None else "here"
+        print(f"running {len(specs)} model(s) x {len(tasks)} task(s)"
+              f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {where} -> {args.results_dir}"
+              f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")
+        report = runner.run(specs, tasks, shard=shard)
+    finally:
+        runner.close()
     counts = {s: len(report.by_status(s)) for s in ("done", "skipped", "unavailable", "failed")}
     print("summary: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for cell in report.by_status("unavailable") + report.by_status("failed"):

@@ -274,6 +274,26 @@ def _load_bpemb(spec: ModelSpec, mirrors: Mirrors) -> Encoder:
     return BPEmbEncoder(bp, _info(spec, source, dim, n_params))
 
 
+LIBRARIES = {
+    "model2vec": ("model2vec",),
+    "sentence-transformers": ("sentence_transformers",),
+    "word-vectors": ("sentence_transformers",),
+    "bpemb": ("bpemb",),
+    "distilled": ("model2vec",),
+}
+"""The libraries each loader kind imports (a distilled model is built once, then a model2vec model)."""
+
+
+def import_libraries(loaders: Sequence[str]) -> None:
+    """Import the libraries of these loader kinds now (a worker's warm-up); a missing one is left
+    for the model load to report."""
+    for name in dict.fromkeys(lib for loader in loaders for lib in LIBRARIES.get(loader, ())):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def load_encoder(spec: ModelSpec, mirrors: Mirrors | None = None) -> Encoder:
     """Load the model of a registry entry (mirror → package → hub)."""
     mirrors = mirrors or Mirrors()

@@ -258,6 +258,9 @@ class Runner:
         self.progress = progress
         self.echo = echo or (lambda line: None)
 
+    def close(self) -> None:
+        """Release what the runner holds beyond one `run` (nothing for a local run)."""
+
     def _complete(self, spec: ModelSpec, task: Task) -> CellResult | None:
         """A `skipped` cell when the task is already complete (and not overwritten)."""
         if self.overwrite:
