@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run each (model, task) cell as a Ray task; no ADDRESS starts a local Ray")
+                   help="run the (model, task) cells on Ray, a model's cells in units; ADDRESS 'auto' is the "
+                        "cluster of `ray start`; no ADDRESS: RAY_ADDRESS if set, else a local instance for the run")
     p.add_argument("--ray-cpus-per-cell", type=float, default=1.0, metavar="N", help="CPUs per cell (default 1)")
     p.add_argument("--ray-cpus-per-transformer", type=float, default=4.0, metavar="N",
                    help="CPUs per transformer-model cell when the cluster has no GPU (default 4, at most a node's)")
@@ -185,11 +186,11 @@ def cmd_run(args) -> int:
                            cpus_per_cell=args.ray_cpus_per_cell, cpus_per_transformer=args.ray_cpus_per_transformer,
                            gpus_per_transformer=args.ray_gpus_per_transformer,
                            retries=args.ray_retries, **common)
-        # workers warm up (catalogue, model libraries) while this process builds its catalogue
-        runner.start(specs, warm=len(specs) * len(args.tasks))
     else:
         runner = Runner(ResultStore(args.results_dir), mirrors, **common)
     try:
+        if args.ray is not None:  # workers warm up (catalogue, model libraries) while the catalogue is built here
+            runner.start(specs, warm=len(specs) * len(args.tasks))
         tasks = Catalogue().select(args.tasks)
         if args.available_only:
             tasks = [t for t in tasks if t.missing_data(mirrors) is None]

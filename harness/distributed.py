@@ -1,21 +1,28 @@
 """Running the grid on Ray: the pending cells go out as per-model units, results written by the driver.
 
+- `--ray ADDRESS` connects to that cluster (`auto`: the one started on this machine with `ray start`);
+  with no address, to `RAY_ADDRESS` when it is set (as under `ray job submit`), else to a local
+  instance started for the run (never to a leftover one). The run releases what it opened: its
+  connection, and the instance if it started one.
 - The pending cells of a model are split into units (`plan_units`): about as many as the cluster can
   run at once, shared between models by the cost of their cells, never two models in one unit. A
-  unit is one Ray task (`ray.init(address)`; no address starts a local instance) that loads the
-  model once and streams back one result per cell as soon as the cell is done (a Ray generator
-  task), so a model is loaded by as few workers as the parallelism allows, not by every worker that
-  happens to pick one of its cells.
-- Resource hints per unit: `cpus_per_cell` CPUs; for a transformer model a GPU when the cluster has
-  one (`gpus_per_transformer`), else `cpus_per_transformer` CPUs (at most a node's), since Ray gives
-  a task as many torch threads as CPUs and one thread halves a transformer's speed on a big task.
-  Cells already complete are never submitted (the local resume rule).
+  unit is one Ray generator task that loads the model once and streams back one result per cell as
+  soon as the cell is done, so a model is loaded by as few workers as the parallelism allows, not
+  by every worker that happens to pick one of its cells.
+- Resources per unit (`unit_resources`): `cpus_per_cell` CPUs; for a transformer model a GPU when
+  the cluster has one (`gpus_per_transformer`), else `cpus_per_transformer` CPUs, since torch runs
+  on as many threads as CPUs reserved and one thread halves a transformer's speed on a big task.
+  A request is capped at the largest node that could run it, and refused (one line) when no node
+  has the GPUs. Cells already complete are never submitted (the local resume rule).
 - The driver writes every result through the atomic result store as it arrives, so no shared
   filesystem is needed and the results directory is the same as after a local run. The data and
   model mirrors and the offline switches travel with the unit.
-- A unit whose worker dies is resubmitted with its unfinished cells; the cell that was running when
-  the worker died is charged one attempt and, after `retries` retries, reported as failed while the
-  other cells go on. Errors inside a cell (bad data, model errors) are results, not retried.
+- A unit whose worker is lost (crash, OOM kill, node death) is resubmitted with its unfinished cells.
+  The cell that was running is charged one attempt (the model, when the worker died loading it) and,
+  after `retries` retries, reported as failed while the other cells go on. The charge relies on the
+  previous cell's result having reached the driver, which a real crash some time into a cell
+  allows. Errors inside a cell (bad data, model errors) are results, and a unit that raises fails
+  its unfinished cells once: neither is retried.
 - Per unit, the driver sends the model's registry entry, the task names and the offline/cache
   switches (a few hundred bytes; the mirrors once, through the object store) and gets back one
   result document (a few KB) per cell; data and models are read by the workers from their own
@@ -26,8 +33,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +51,27 @@ FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TR
                  "HARNESS_CACHE_DIR", "HARNESS_CRASH_CELL", "HF_HOME")
 CRASH_CELL = "HARNESS_CRASH_CELL"
 """Test hook: `<task name>:<times>:<folder>` makes the first `times` attempts of that task's cell exit
-their worker process (attempts are counted in `<folder>/crashed-<task name>`)."""
+their worker process half a second into the cell (attempts are counted in `<folder>/crashed-<name>`);
+the name `LOAD` stands for the model load."""
+LOAD = "@load"
+STALL_CHECK_S = 300
+"""How long the driver waits for a result before it checks that every waiting unit can still be placed."""
 
 _worker_state: dict[str, Any] = {}
 
 
-def _crash_hook(task_name: str, value: str | None) -> None:
+def _crash_hook(name: str, value: str | None) -> None:
     if not value:
         return
-    name, times, folder = value.split(":", 2)
-    if name != task_name:
+    target, times, folder = value.split(":", 2)
+    if target != name:
         return
     marker = Path(folder) / f"crashed-{name}"
     crashed = int(marker.read_text()) if marker.exists() else 0
     if crashed < int(times):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(crashed + 1))
+        time.sleep(0.5)
         os._exit(1)
 
 
@@ -88,17 +102,31 @@ def plan_units(cells: list[Cell], capacity: Callable[[ModelSpec], int]) -> list[
     return sorted(units, key=cost, reverse=True)
 
 
-def _worker_encoder(spec: ModelSpec, mirrors: Mirrors):
-    """The unit's model, kept in the worker for the next unit of the same model."""
-    from harness.encoders import load_encoder
+def fit_count(need: dict[str, float], nodes: Sequence[dict[str, float]]) -> int:
+    """How many tasks asking for `need` (`num_cpus`, `num_gpus`) the nodes (Ray resource dicts) hold at once."""
+    count = 0
+    for node in nodes:
+        fits = [node.get("CPU", 0) // need["num_cpus"]] if need["num_cpus"] else []
+        if need["num_gpus"]:
+            fits.append(node.get("GPU", 0) // need["num_gpus"])
+        count += int(min(fits)) if fits else 1_000
+    return count
 
-    key = (spec.name, spec.id, spec.revision, spec.loader)
-    if _worker_state.get("model_key") != key:
-        _worker_state.pop("encoder", None)
-        _worker_state.pop("model_key", None)
-        _worker_state["encoder"] = load_encoder(spec, mirrors)
-        _worker_state["model_key"] = key
-    return _worker_state["encoder"]
+
+def unit_resources(spec: ModelSpec, nodes: Sequence[dict[str, float]], *, cpus_per_cell: float,
+                   cpus_per_transformer: float, gpus_per_transformer: float) -> dict[str, float]:
+    """The Ray resources of one of this model's units on these nodes: CPUs capped at the largest
+    node that has the GPUs asked for, so a request never waits for a node that does not exist."""
+    transformer = spec.family == "transformer"
+    gpus = gpus_per_transformer if transformer and any(n.get("GPU", 0) > 0 for n in nodes) else 0
+    cpus = cpus_per_transformer if transformer and not gpus else cpus_per_cell
+    candidates = [n.get("CPU", 0) for n in nodes if n.get("GPU", 0) >= gpus]
+    if not candidates:
+        raise HarnessError(f"model '{spec.name}': no Ray node has {gpus:g} GPUs for one cell; "
+                           f"lower --ray-gpus-per-transformer")
+    if max(candidates) > 0:
+        cpus = min(cpus, max(candidates))
+    return {"num_cpus": cpus, "num_gpus": gpus}
 
 
 def _use_assigned_cpus() -> None:
@@ -120,6 +148,20 @@ def _worker_catalogue():
     return _worker_state["catalogue"]
 
 
+def _worker_encoder(spec: ModelSpec, mirrors: Mirrors, crash: str | None):
+    """The unit's model, kept in the worker for the next unit of the same model."""
+    from harness.encoders import load_encoder
+
+    key = (spec.name, spec.id, spec.revision, spec.loader)
+    if _worker_state.get("model_key") != key:
+        _worker_state.pop("encoder", None)
+        _worker_state.pop("model_key", None)
+        _crash_hook(LOAD, crash)
+        _worker_state["encoder"] = load_encoder(spec, mirrors)
+        _worker_state["model_key"] = key
+    return _worker_state["encoder"]
+
+
 def warm_worker(loaders: list[str], env: dict[str, str]) -> None:
     """The body of a warm-up task: build the task catalogue and import the run's model libraries,
     while the driver is still preparing the grid."""
@@ -132,24 +174,28 @@ def warm_worker(loaders: list[str], env: dict[str, str]) -> None:
 
 def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors,
                        env: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """The body of a Ray generator task: evaluate the unit's cells in order, yielding each outcome
-    (with the model's metadata) as soon as it is ready.
+    """The body of a unit (a Ray generator task): load the model, yield its metadata (or the load
+    error), then evaluate the cells in order, yielding each outcome as soon as it is ready.
 
     `env` carries the driver's offline/cache switches, so a worker on any machine behaves alike."""
     os.environ.update(env)
     _use_assigned_cpus()
     catalogue = _worker_catalogue()
     try:
-        encoder = _worker_encoder(spec, mirrors)
+        encoder = _worker_encoder(spec, mirrors, env.get(CRASH_CELL))
     except Exception as exc:  # noqa: BLE001 - reported as the failure of each of the unit's cells
-        for name in task_names:
-            yield {"task": name, "outcome": CellOutcome("failed", error=f"model load failed: {one_line(exc)}"),
-                   "meta": None}
+        yield {"load_error": f"model load failed: {one_line(exc)}"}
         return
-    meta = model_meta(spec, encoder.info)
+    yield {"meta": model_meta(spec, encoder.info)}
     for name in task_names:
-        _crash_hook(name, env.get(CRASH_CELL))
-        yield {"task": name, "outcome": evaluate_cell(spec, catalogue.tasks[name], encoder, mirrors), "meta": meta}
+        task = catalogue.tasks.get(name)
+        if task is None:
+            outcome = CellOutcome("failed", error=f"task {name} is unknown to the harness on this worker; "
+                                                  f"install the driver's harness version on every node")
+        else:
+            _crash_hook(name, env.get(CRASH_CELL))
+            outcome = evaluate_cell(spec, task, encoder, mirrors)
+        yield {"task": name, "outcome": outcome}
 
 
 def ray_available() -> bool:
@@ -160,8 +206,28 @@ def ray_available() -> bool:
     return True
 
 
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """Ray's errors for a unit whose process or node went away (worth a retry)."""
+    from ray import exceptions as rex
+
+    return (rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError, rex.ObjectLostError,
+            rex.LocalRayletDiedError)
+
+
+@dataclass
+class _Unit:
+    """A submitted unit: its cells not reported yet (in order), its resources, whether its model has loaded."""
+
+    cells: list[Cell]
+    need: dict[str, float]
+    loaded: bool = False
+
+
 class RayRunner(Runner):
     """A Runner whose pending cells run as Ray generator tasks, one model per unit."""
+
+    unit_body = staticmethod(run_unit_on_worker)
+    """What a unit runs on its worker (a generator function with `run_unit_on_worker`'s signature)."""
 
     def __init__(self, *args, address: str | None = None, cpus_per_cell: float = 1.0,
                  cpus_per_transformer: float = 4.0, gpus_per_transformer: float = 1.0, retries: int = 2, **kwargs):
@@ -178,21 +244,26 @@ class RayRunner(Runner):
 
     def start(self, specs: Sequence[ModelSpec] = (), warm: int = 0) -> None:
         """Connect to (or start) Ray now, and let up to `warm` workers import the task catalogue and the
-        libraries of these models while the driver prepares the grid. `close()` ends what this started."""
+        libraries of these models while the driver prepares the grid. `close()` releases what this opened."""
         import ray
 
         if self._connected:
             return
         if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
             self._started = True
+            address = self.address or os.environ.get("RAY_ADDRESS") or "local"
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         self._connected = True
-        loaders = sorted({s.loader for s in specs})
-        warm_remote = ray.remote(warm_worker).options(num_cpus=self._cpus(self.cpus_per_cell))
-        slots = int(ray.cluster_resources().get("CPU", 1) // self._cpus(self.cpus_per_cell))
-        self._warming = [warm_remote.remote(loaders, self._env()) for _ in range(min(warm, max(1, slots)))]
+        if warm > 0:
+            nodes = self._live_nodes()
+            need = {"num_cpus": min(self.cpus_per_cell, max((n.get("CPU", 0) for n in nodes), default=0))
+                    or self.cpus_per_cell, "num_gpus": 0}
+            loaders = sorted({s.loader for s in specs})
+            remote = ray.remote(warm_worker).options(**need)
+            self._warming = [remote.remote(loaders, self._env()) for _ in range(min(warm, fit_count(need, nodes)))]
 
     def close(self) -> None:
+        """Disconnect from Ray (stopping the local instance when this runner started one)."""
         import ray
 
         if self._started:
@@ -205,98 +276,132 @@ class RayRunner(Runner):
         return {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
 
     @staticmethod
-    def _cpus(wanted: float) -> float:
-        """`wanted` CPUs, at most the CPUs of the largest live node (a larger request would never run)."""
+    def _live_nodes() -> list[dict[str, float]]:
         import ray
 
-        largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
-        return min(wanted, largest) if largest > 0 else wanted
+        return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
 
-    def _resources(self, spec: ModelSpec) -> dict[str, float]:
-        """The Ray resources of one of this model's units."""
-        import ray
-
-        if spec.family != "transformer":
-            return {"num_cpus": self._cpus(self.cpus_per_cell), "num_gpus": 0}
-        if ray.cluster_resources().get("GPU", 0) > 0:
-            return {"num_cpus": self._cpus(self.cpus_per_cell), "num_gpus": self.gpus_per_transformer}
-        return {"num_cpus": self._cpus(self.cpus_per_transformer), "num_gpus": 0}
-
-    def _capacity(self, spec: ModelSpec) -> int:
-        """How many of this model's units the cluster can run at once."""
-        import ray
-
-        total, needs = ray.cluster_resources(), self._resources(spec)
-        fits = total.get("CPU", 0) // needs["num_cpus"] if needs["num_cpus"] else float("inf")
-        if needs["num_gpus"]:
-            fits = min(fits, total.get("GPU", 0) // needs["num_gpus"])
-        return max(1, int(min(fits, 1e6)))
+    def _resources(self, spec: ModelSpec, nodes: Sequence[dict[str, float]]) -> dict[str, float]:
+        return unit_resources(spec, nodes, cpus_per_cell=self.cpus_per_cell,
+                              cpus_per_transformer=self.cpus_per_transformer,
+                              gpus_per_transformer=self.gpus_per_transformer)
 
     def execute(self, cells: list[Cell], record: Callable[[CellResult], None], bar) -> None:
-        import ray
-
         own_session = not self._connected
-        self.start()
         try:
-            remote = ray.remote(run_unit_on_worker)
-            resources = {spec.name: self._resources(spec) for spec in {c.spec.name: c.spec for c in cells}.values()}
-            mirrors = ray.put(self.mirrors)
-            env = self._env()
-            running: dict[Any, list[Cell]] = {}  # generator -> the unit's cells not reported yet
-
-            def submit(unit: list[Cell]) -> None:
-                spec = unit[0].spec
-                gen = remote.options(**resources[spec.name], max_retries=0).remote(
-                    spec, [c.task.spec.name for c in unit], mirrors, env)
-                running[gen] = list(unit)
-
-            for unit in plan_units(cells, self._capacity):
-                submit(unit)
-            attempts: Counter[tuple[str, str]] = Counter()
-            done = failed = 0
-            metas_written: set[str] = set()
-
-            def finish(cell: Cell, outcome: CellOutcome, meta: dict[str, Any] | None) -> None:
-                nonlocal done, failed
-                if meta is not None and cell.spec.name not in metas_written:
-                    self.store.write_model_meta(cell.spec.id, cell.spec.revision, meta)
-                    metas_written.add(cell.spec.name)
-                result = self.save(cell, outcome)
-                done += result.status == "done"
-                failed += result.status == "failed"
-                record(result)
-                bar.set_postfix(running=sum(map(len, running.values())), done=done, failed=failed)
-
-            bar.set_postfix(running=len(cells), done=0, failed=0)
-            while running:
-                ready, _ = ray.wait(list(running), num_returns=1)
-                gen = ready[0]
-                remaining = running[gen]
-                try:
-                    reply = ray.get(next(gen))
-                except StopIteration:
-                    running.pop(gen)
-                    for cell in remaining:  # not expected: a unit yields once per cell
-                        finish(cell, CellOutcome("failed", error="the worker's unit ended without this cell"), None)
-                    continue
-                except Exception as exc:  # noqa: BLE001 - the worker was lost mid-unit
-                    running.pop(gen)
-                    lost, rest = remaining[0], remaining[1:]
-                    attempts[lost.key] += 1
-                    gave_up = attempts[lost.key] > self.retries
-                    if not gave_up:
-                        rest = remaining
-                        log.warning("%s / %s: worker lost (%s); retrying", lost.spec.name, lost.task.spec.name,
-                                    one_line(exc))
-                    if rest:
-                        submit(rest)
-                    if gave_up:
-                        finish(lost, CellOutcome("failed", error=f"worker lost on each of {attempts[lost.key]} "
-                                                                 f"attempts: {one_line(exc)}"), None)
-                    continue
-                cell = remaining.pop(0)
-                assert reply["task"] == cell.task.spec.name, (reply["task"], cell.key)
-                finish(cell, reply["outcome"], reply["meta"])
+            self.start()
+            self._execute(cells, record, bar)
         finally:
             if own_session:
                 self.close()
+
+    def _execute(self, cells: list[Cell], record: Callable[[CellResult], None], bar) -> None:
+        import ray
+
+        nodes = self._live_nodes()
+        needs = {spec.name: self._resources(spec, nodes) for spec in {c.spec.name: c.spec for c in cells}.values()}
+        remote = ray.remote(self.unit_body)
+        mirrors, env = ray.put(self.mirrors), self._env()
+        lost_errors = _lost_worker_errors()
+        running: dict[Any, _Unit] = {}  # generator -> its unit
+        attempts: Counter[tuple[str, str]] = Counter()  # per cell, and (LOAD, model) per model
+        counts = Counter()
+        metas_written: set[str] = set()
+
+        def submit(unit_cells: list[Cell]) -> None:
+            spec = unit_cells[0].spec
+            gen = remote.options(**needs[spec.name], max_retries=0).remote(
+                spec, [c.task.spec.name for c in unit_cells], mirrors, env)
+            running[gen] = _Unit(list(unit_cells), needs[spec.name])
+
+        def finish(cell: Cell, outcome: CellOutcome) -> None:
+            result = self.save(cell, outcome)
+            counts[result.status] += 1
+            record(result)
+            bar.set_postfix(running=sum(len(u.cells) for u in running.values()), done=counts["done"],
+                            failed=counts["failed"])
+
+        def fail_all(unit: _Unit, error: str) -> None:
+            remaining, unit.cells = unit.cells, []
+            for cell in remaining:
+                finish(cell, CellOutcome("failed", error=error))
+
+        def lost(unit: _Unit, exc: BaseException) -> None:
+            """The unit's worker went away: resubmit what is left, charging the cell (or model load) it was on."""
+            if not unit.cells:
+                return  # it died after its last result: nothing is lost
+            first = unit.cells[0]
+            key = first.key if unit.loaded else (LOAD, first.spec.name)
+            what = f"{first.spec.name} / {first.task.spec.name}" if unit.loaded else f"{first.spec.name}: model load"
+            attempts[key] += 1
+            if attempts[key] <= self.retries:
+                log.warning("%s: worker lost (%s); retrying", what, one_line(exc))
+                submit(unit.cells)
+                return
+            reason = f"worker lost on each of {attempts[key]} attempts: {one_line(exc)}"
+            if not unit.loaded:
+                fail_all(unit, f"model load: {reason}")
+                return
+            if unit.cells[1:]:
+                submit(unit.cells[1:])
+            finish(first, CellOutcome("failed", error=reason))
+
+        for unit_cells in plan_units(cells, lambda spec: max(1, fit_count(needs[spec.name], nodes))):
+            submit(unit_cells)
+        bar.set_postfix(running=len(cells), done=0, failed=0)
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=STALL_CHECK_S)
+            if not ready:
+                self._drop_unplaceable(running, fail_all)
+                continue
+            gen = ready[0]
+            unit = running[gen]
+            try:
+                reply = ray.get(next(gen))
+            except StopIteration:
+                running.pop(gen)
+                fail_all(unit, "the unit ended without this cell's result")  # not expected
+                continue
+            except lost_errors as exc:
+                running.pop(gen)
+                _cancel(gen)
+                lost(unit, exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the unit itself raised: its cells fail, no retry
+                running.pop(gen)
+                fail_all(unit, f"unit failed: {one_line(getattr(exc, 'cause', None) or exc)}")
+                continue
+            spec = unit.cells[0].spec if unit.cells else None
+            if "load_error" in reply:
+                fail_all(unit, reply["load_error"])
+            elif "meta" in reply:
+                unit.loaded = True
+                if spec is not None and spec.name not in metas_written:
+                    self.store.write_model_meta(spec.id, spec.revision, reply["meta"])
+                    metas_written.add(spec.name)
+            else:
+                cell = unit.cells.pop(0)
+                if reply["task"] != cell.task.spec.name:
+                    raise HarnessError(f"Ray unit of {cell.spec.name} returned {reply['task']} for "
+                                       f"{cell.task.spec.name}; the worker runs another harness version")
+                finish(cell, reply["outcome"])
+
+    def _drop_unplaceable(self, running: dict[Any, _Unit], fail_all: Callable[[_Unit, str], None]) -> None:
+        """After a long wait: fail the units that no live node can run any more (e.g. their node died)."""
+        nodes = self._live_nodes()
+        for gen, unit in list(running.items()):
+            if not unit.loaded and fit_count(unit.need, nodes) == 0:
+                running.pop(gen)
+                _cancel(gen)
+                fail_all(unit, f"no live Ray node has {unit.need['num_cpus']:g} CPUs and "
+                               f"{unit.need['num_gpus']:g} GPUs for it any more")
+
+
+def _cancel(gen) -> None:
+    """Stop a unit that is no longer followed (a no-op when its worker is gone)."""
+    import ray
+
+    try:
+        ray.cancel(gen)
+    except Exception:  # noqa: BLE001 - best effort
+        pass

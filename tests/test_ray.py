@@ -1,12 +1,15 @@
-"""Ray: the same scores as a local run, a worker killed mid-cell, and deterministic shards."""
+"""Ray: the same results as a local run, lost workers, units and their resources, and deterministic shards."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from harness.cli import main
+from harness.errors import HarnessError
 from harness.mirror import Mirrors
 from harness.registry import Registry
 from harness.results import ResultStore
@@ -20,7 +23,7 @@ TASKS = ["WordSim", "BIOSSES", "STS12"]
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -33,35 +36,49 @@ def grid(registry, static_model_dir, static_registry):
     return reg.select(["GloVe_6B_50d", "m2v-minilm-64"]), Catalogue().select(TASKS)
 
 
-def _scores(root):
-    return {p.relative_to(root).as_posix(): json.loads(p.read_text())["scores"]
+@pytest.fixture
+def static_mirrors(data_dir, static_model_dir):
+    return Mirrors(data_dir=data_dir, model_dir=static_model_dir)
+
+
+def _docs(root):
+    return {p.relative_to(root).as_posix(): json.loads(p.read_text())
             for p in sorted(root.rglob("*.json")) if p.name != "model_meta.json"}
 
 
-def test_ray_grid_gives_the_same_scores_as_a_local_run(tmp_path, ray_cluster, grid, data_dir, static_model_dir):
+def _scores(root):
+    return {name: doc["scores"] for name, doc in _docs(root).items()}
+
+
+def _fresh(spec, **update):
+    """The same model under another name, so that no worker has it loaded yet."""
+    return spec.model_copy(update={"name": f"{spec.name}-{len(update)}-{sorted(update.items())}", **update})
+
+
+def test_ray_grid_gives_the_same_scores_as_a_local_run(tmp_path, ray_cluster, grid, static_mirrors):
     from harness.distributed import RayRunner
 
     specs, tasks = grid
-    mirrors = Mirrors(data_dir=data_dir, model_dir=static_model_dir)
-    local = Runner(ResultStore(tmp_path / "local"), mirrors, progress=False).run(specs, tasks)
-    distributed = RayRunner(ResultStore(tmp_path / "ray"), mirrors, progress=False).run(specs, tasks)
+    local = Runner(ResultStore(tmp_path / "local"), static_mirrors, progress=False).run(specs, tasks)
+    distributed = RayRunner(ResultStore(tmp_path / "ray"), static_mirrors, progress=False).run(specs, tasks)
     assert all(c.status == "done" for c in local.cells + distributed.cells)
     assert len(distributed.cells) == 18
     assert _scores(tmp_path / "ray") == _scores(tmp_path / "local")
     assert sorted(p.relative_to(tmp_path / "ray").as_posix() for p in (tmp_path / "ray").rglob("model_meta.json")) \
         == sorted(p.relative_to(tmp_path / "local").as_posix() for p in (tmp_path / "local").rglob("model_meta.json"))
-    again = RayRunner(ResultStore(tmp_path / "ray"), mirrors, progress=False).run(specs, tasks)
+    # a static model's cell reserves one CPU, and torch ran on one thread
+    assert {doc["harness"]["threads"] for doc in _docs(tmp_path / "ray").values()} == {1}
+    again = RayRunner(ResultStore(tmp_path / "ray"), static_mirrors, progress=False).run(specs, tasks)
     assert {c.status for c in again.cells} == {"skipped"}  # complete cells are not submitted
 
 
-def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_cluster, grid, data_dir,
-                                                                 static_model_dir, monkeypatch):
+def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_cluster, grid, static_mirrors,
+                                                                 monkeypatch):
     from harness.distributed import RayRunner
 
     specs, tasks = grid
     monkeypatch.setenv("HARNESS_CRASH_CELL", f"MEN:1:{tmp_path / 'markers'}")
-    report = RayRunner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir, model_dir=static_model_dir),
-                       progress=False).run(specs[:1], tasks)
+    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "1"  # the first attempt really died
     assert [c.status for c in report.cells].count("done") == len(tasks)
     names = [c.task for c in report.cells]
@@ -69,19 +86,56 @@ def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_
     assert len(list((tmp_path / "r").rglob("MEN.json"))) == 1
 
 
-def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, grid, data_dir, static_model_dir,
-                                                        monkeypatch):
+def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, grid, static_mirrors, monkeypatch):
     from harness.distributed import RayRunner
 
     specs, tasks = grid
     monkeypatch.setenv("HARNESS_CRASH_CELL", f"MEN:99:{tmp_path / 'markers'}")
-    report = RayRunner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir, model_dir=static_model_dir),
-                       progress=False, retries=1).run(specs[:1], tasks)
+    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "2"  # first attempt + one retry
     status = {c.task: c.status for c in report.cells}
     assert status.pop("MEN") == "failed" and set(status.values()) == {"done"} and len(status) == len(tasks) - 1
     assert "worker lost on each of 2 attempts" in next(c.error for c in report.cells if c.task == "MEN")
     assert not list((tmp_path / "r").rglob("MEN.json"))
+
+
+def test_a_worker_that_dies_loading_the_model_is_charged_to_the_model(tmp_path, ray_cluster, grid, static_mirrors,
+                                                                     monkeypatch):
+    from harness.distributed import RayRunner
+
+    specs, _ = grid
+    monkeypatch.setenv("HARNESS_CRASH_CELL", f"@load:99:{tmp_path / 'markers'}")
+    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1).run(
+        [_fresh(specs[0])], Catalogue().select(["MEN"]))
+    assert (tmp_path / "markers" / "crashed-@load").read_text() == "2"  # first attempt + one retry, then no more
+    [cell] = report.cells
+    assert cell.status == "failed" and cell.error.startswith("model load: worker lost on each of 2 attempts")
+
+
+def _raising_unit(spec, task_names, mirrors, env):
+    from pathlib import Path
+
+    calls = Path(env["HARNESS_TEST_CALLS"])
+    calls.write_text(calls.read_text() + "x" if calls.exists() else "x")
+    raise RuntimeError("boom in the unit")
+    yield  # a generator function
+
+
+def test_a_unit_that_raises_fails_its_cells_once_without_retries(tmp_path, ray_cluster, grid, static_mirrors,
+                                                                monkeypatch):
+    from harness.distributed import FORWARDED_ENV, RayRunner, plan_units
+
+    class Raising(RayRunner):
+        unit_body = staticmethod(_raising_unit)
+
+    specs, tasks = grid
+    monkeypatch.setattr("harness.distributed.FORWARDED_ENV", (*FORWARDED_ENV, "HARNESS_TEST_CALLS"))
+    monkeypatch.setenv("HARNESS_TEST_CALLS", str(tmp_path / "calls"))
+    report = Raising(ResultStore(tmp_path / "r"), static_mirrors, progress=False).run(specs[:1], tasks)
+    assert {c.status for c in report.cells} == {"failed"} and len(report.cells) == len(tasks)
+    assert all("boom in the unit" in c.error for c in report.cells)
+    units = plan_units([Cell(specs[0], t) for t in tasks], lambda spec: 2)
+    assert len((tmp_path / "calls").read_text()) == len(units)  # each unit ran once: no retry
 
 
 def test_units_keep_a_model_on_as_few_workers_as_the_slots_allow(grid):
@@ -94,7 +148,7 @@ def test_units_keep_a_model_on_as_few_workers_as_the_slots_allow(grid):
         assert len(units) == expected, slots
         assert all(len({c.spec.name for c in unit}) == 1 for unit in units)  # one model per unit
         assert sorted(c.key for unit in units for c in unit) == sorted(c.key for c in cells)
-    assert [len(u) for u in plan_units(cells[:9], lambda spec: 2)] == [5, 4]  # one model over two slots: split evenly
+    assert [len(u) for u in plan_units(cells[:9], lambda spec: 2)] == [5, 4]  # one model over two slots: even split
     heavy = specs[1].model_copy(update={"family": "transformer"})  # a transformer's cells cost more: more slots
     mixed = [*cells[:9], *(Cell(heavy, t) for t in tasks)]
     units = plan_units(mixed, lambda spec: 2)
@@ -103,30 +157,50 @@ def test_units_keep_a_model_on_as_few_workers_as_the_slots_allow(grid):
     assert [(u[0].spec.family, len(u)) for u in units] == [("transformer", 9), ("static", 9)]
 
 
-def test_transformer_units_get_the_cpus_of_a_node_when_there_is_no_gpu(tmp_path, ray_cluster, grid):
+def test_unit_resources_follow_the_nodes(grid):
+    from harness.distributed import fit_count, unit_resources
+
+    specs, _ = grid
+    static, heavy = specs[0], specs[1].model_copy(update={"family": "transformer"})
+    options = dict(cpus_per_cell=1, cpus_per_transformer=4, gpus_per_transformer=1)
+    this_machine = [{"CPU": 2.0}]
+    assert unit_resources(heavy, this_machine, **options) == {"num_cpus": 2, "num_gpus": 0}  # 4 asked, 2 there
+    assert unit_resources(static, this_machine, **options) == {"num_cpus": 1, "num_gpus": 0}
+    three_nodes = [{"CPU": 6.0}] * 3
+    need = unit_resources(heavy, three_nodes, **options)
+    assert need == {"num_cpus": 4, "num_gpus": 0} and fit_count(need, three_nodes) == 3  # not 18 // 4
+    gpu_cluster = [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 32.0}]
+    need = unit_resources(heavy, gpu_cluster, **options)
+    assert need == {"num_cpus": 1, "num_gpus": 1} and fit_count(need, gpu_cluster) == 1
+    assert unit_resources(heavy, gpu_cluster, **{**options, "cpus_per_cell": 16}) == {"num_cpus": 8, "num_gpus": 1}
+    assert unit_resources(static, gpu_cluster, **options) == {"num_cpus": 1, "num_gpus": 0}
+    with pytest.raises(HarnessError, match="no Ray node has 2 GPUs.*--ray-gpus-per-transformer"):
+        unit_resources(heavy, gpu_cluster, **{**options, "gpus_per_transformer": 2})
+
+
+def test_a_transformer_unit_runs_torch_on_the_cpus_of_the_node(tmp_path, ray_cluster, grid, static_mirrors):
     from harness.distributed import RayRunner
 
     specs, _ = grid
-    runner = RayRunner(ResultStore(tmp_path), Mirrors(), cpus_per_transformer=4)
-    heavy = specs[1].model_copy(update={"family": "transformer"})
-    assert runner._resources(heavy) == {"num_cpus": 2, "num_gpus": 0}  # 4 asked, the node has 2
-    assert runner._resources(specs[0]) == {"num_cpus": 1, "num_gpus": 0}
-    assert (runner._capacity(heavy), runner._capacity(specs[0])) == (1, 2)
+    heavy = _fresh(specs[1], family="transformer")  # runs like a transformer cell: no GPU here, so 2 CPUs
+    report = RayRunner(ResultStore(tmp_path), static_mirrors, progress=False).run([heavy], Catalogue().select(["MEN"]))
+    assert [c.status for c in report.cells] == ["done"]
+    [doc] = _docs(tmp_path).values()
+    assert doc["harness"]["threads"] == 2
 
 
-def test_a_unit_runs_torch_on_the_cpus_it_reserved(ray_cluster):
-    from harness.distributed import _use_assigned_cpus
+def test_warm_up_tasks_run_on_as_many_workers_as_fit(tmp_path, ray_cluster, grid):
+    from harness.distributed import RayRunner
 
-    @ray.remote
-    def threads():
-        import torch
-
-        torch.set_num_threads(1)  # as after a 1-CPU task on the same worker
-        _use_assigned_cpus()
-        return torch.get_num_threads()
-
-    assert ray.get(threads.options(num_cpus=2).remote()) == 2
-    assert ray.get(threads.options(num_cpus=1).remote()) == 1
+    specs, _ = grid
+    runner = RayRunner(ResultStore(tmp_path), Mirrors())
+    runner.start(specs, warm=5)
+    try:
+        assert len(runner._warming) == 2  # 2 CPUs here, 1 per worker
+        assert ray.get(runner._warming, timeout=120) == [None, None]
+    finally:
+        runner.close()
+    assert ray.is_initialized()  # a session the runner did not open stays open
 
 
 def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_dir, capsys):
@@ -135,7 +209,17 @@ def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_
     assert main(["run", *args, "--results-dir", str(tmp_path / "ray"), "--ray"]) == 0
     assert "running 1 model(s) x 2 task(s) Ray (local)" in capsys.readouterr().out
     assert _scores(tmp_path / "ray") == _scores(tmp_path / "local") and len(_scores(tmp_path / "ray")) == 2
-    assert ray.is_initialized()  # a Ray session the command did not start is left running
+
+
+def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the command starts its own local instance
+    code = ("import ray, sys; from harness.cli import main; "
+            f"rc = main(['run', '--no-progress', '--offline', '--data-dir', {str(data_dir)!r}, '--results-dir', "
+            f"{str(tmp_path)!r}, '-m', 'GloVe_6B_50d', '-t', 'MEN', '--ray']); "
+            "print('rc', rc, 'initialized', ray.is_initialized())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
+    assert "rc 0 initialized False" in out, out[-2000:]
+    assert len(_scores(tmp_path)) == 1
 
 
 def test_shards_cover_the_grid_exactly_once(grid):
