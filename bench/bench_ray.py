@@ -1,8 +1,8 @@
 """Ray overhead, as a user sees it: the wall time of the same `harness run` command in a fresh process,
 local and with `--ray`, on the offline grid of the Ray tests (GloVe 6B 50d and a MiniLM distillation
 × WordSim, BIOSSES, STS12 = 18 cells). Two Ray cases: (a) `--ray` with no address, where the command
-starts a local Ray instance (2 CPUs here) and stops it; (b) `--ray ADDRESS` against a Ray instance that
-is already running (`ray start --head`, outside the timing), which is what a cluster user pays.
+starts a local Ray instance (2 CPUs here) and stops it; (b) `--ray auto` against a Ray instance that is
+already running (`ray start --head`, outside the timing), which is what a cluster user pays.
 Each figure is the median of `--repeat` runs; target: Ray <= 1.3 × local.
 
     .venv/bin/python bench/bench_ray.py [--models A B] [--repeat 3]
@@ -11,10 +11,14 @@ Each figure is the median of `--repeat` runs; target: Ray <= 1.3 × local.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,20 +45,37 @@ def median_wall(models: list[str], extra: list[str], repeat: int) -> tuple[float
     return statistics.median(walls), walls
 
 
+@contextlib.contextmanager
+def running_ray():
+    """A Ray head with 2 CPUs for the duration (`ray start --head --block`, stopped by SIGTERM: no `ray stop`,
+    which would stop every Ray instance of the user on this machine)."""
+    head = subprocess.Popen([RAY, "start", "--head", "--block", "--num-cpus", "2", "--include-dashboard=false",
+                             "--disable-usage-stats"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        for line in head.stdout:
+            if "--block" in line:  # printed once the head is up
+                break
+        else:
+            sys.exit(f"bench_ray: `ray start --head` exited with {head.wait()}")
+        threading.Thread(target=head.stdout.read, daemon=True).start()  # keep its pipe drained
+        yield
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs=2, default=MODELS, help=f"two offline models (default {' '.join(MODELS)})")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median reported; default 3)")
     args = parser.parse_args()
+    os.environ.pop("RAY_ADDRESS", None)  # `--ray` with no address then starts its own instance
     command_wall(args.models, [])  # warm the page cache and the distilled-model cache
     figures = {"local": median_wall(args.models, [], args.repeat),
                "Ray started and stopped by the command (--ray)": median_wall(args.models, ["--ray"], args.repeat)}
-    subprocess.run([RAY, "start", "--head", "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats"],
-                   check=True, capture_output=True)
-    try:
+    with running_ray():
         figures["Ray already running (--ray auto)"] = median_wall(args.models, ["--ray", "auto"], args.repeat)
-    finally:
-        subprocess.run([RAY, "stop"], capture_output=True)
     local = figures["local"][0]
     print(f"grid {' + '.join(args.models)} x ({', '.join(TASKS)}) = 18 cells, wall of `harness run` "
           f"(median of {args.repeat}):")
