@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run the (model, task) cells on Ray, a model's cells in units; ADDRESS 'auto' is the "
-                        "cluster of `ray start`; no ADDRESS: RAY_ADDRESS if set, else a local instance for the run")
+                   help="run the (model, task) cells on Ray, a model's cells in units; ADDRESS 'auto': RAY_ADDRESS, "
+                        "else the cluster of `ray start`; no ADDRESS: RAY_ADDRESS if set, else a local instance "
+                        "for the run")
     p.add_argument("--ray-cpus-per-cell", type=float, default=1.0, metavar="N", help="CPUs per cell (default 1)")
     p.add_argument("--ray-cpus-per-transformer", type=float, default=4.0, metavar="N",
                    help="CPUs per transformer-model cell when the cluster has no GPU (default 4, at most a node's)")
@@ -180,8 +181,12 @@ def cmd_run(args) -> int:
     shard = parse_shard(args.shard) if args.shard else None
     common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
     if args.ray is not None:
-        from harness.distributed import RayRunner
+        from harness.distributed import RayRunner, ray_address
 
+        for option in ("ray_cpus_per_cell", "ray_cpus_per_transformer", "ray_gpus_per_transformer", "ray_retries"):
+            if getattr(args, option) < 0 or (option.startswith("ray_cpus") and getattr(args, option) == 0):
+                raise HarnessError(f"--{option.replace('_', '-')} {getattr(args, option)}: must be "
+                                   f"{'above' if option.startswith('ray_cpus') else 'at least'} 0")
         runner = RayRunner(ResultStore(args.results_dir), mirrors, address=args.ray or None,
                            cpus_per_cell=args.ray_cpus_per_cell, cpus_per_transformer=args.ray_cpus_per_transformer,
                            gpus_per_transformer=args.ray_gpus_per_transformer,
@@ -196,7 +201,10 @@ def cmd_run(args) -> int:
             tasks = [t for t in tasks if t.missing_data(mirrors) is None]
             if not tasks:
                 raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
-        where = f"Ray {args.ray or '(local)'}" if args.ray is not None else "here"
+        where = "here"
+        if args.ray is not None:
+            address = ray_address(args.ray or None)
+            where = "Ray (local instance)" if address == "local" else f"Ray {address}"
         print(f"running {len(specs)} model(s) x {len(tasks)} task(s)"
               f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {where} -> {args.results_dir}"
               f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")

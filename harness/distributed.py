@@ -1,8 +1,8 @@
 """Running the grid on Ray: the pending cells go out as per-model units, results written by the driver.
 
-- `--ray ADDRESS` connects to that cluster (`auto`: the one started on this machine with `ray start`);
-  with no address, to `RAY_ADDRESS` when it is set (as under `ray job submit`), else to a local
-  instance started for the run (never to a leftover one). The run releases what it opened: its
+- `--ray ADDRESS` connects to that cluster (`auto`: `RAY_ADDRESS`, else the one `ray start` started
+  on this machine); with no address, to `RAY_ADDRESS` when it is set (as under `ray job submit`),
+  else to a local instance started for the run (never to a leftover one). The run releases what it opened: its
   connection, and the instance if it started one.
 - The pending cells of a model are split into units (`plan_units`): about as many as the cluster can
   run at once, shared between models by the cost of their cells, never two models in one unit. A
@@ -12,14 +12,16 @@
 - Resources per unit (`unit_resources`): `cpus_per_cell` CPUs; for a transformer model a GPU when
   the cluster has one (`gpus_per_transformer`), else `cpus_per_transformer` CPUs, since torch runs
   on as many threads as CPUs reserved and one thread halves a transformer's speed on a big task.
-  A request is capped at the largest node that could run it, and refused (one line) when no node
-  has the GPUs. Cells already complete are never submitted (the local resume rule).
+  A request is capped at the largest node that could run it. These choices follow the nodes alive
+  when the run starts; a request no live node can hold is warned about (naming the option) and
+  waits, as Ray tasks do, for the cluster to add a node. Cells already complete are never submitted.
 - The driver writes every result through the atomic result store as it arrives, so no shared
   filesystem is needed and the results directory is the same as after a local run. The data and
   model mirrors and the offline switches travel with the unit.
 - A unit whose worker is lost (crash, OOM kill, node death) is resubmitted with its unfinished cells.
-  The cell that was running is charged one attempt (the model, when the worker died loading it) and,
-  after `retries` retries, reported as failed while the other cells go on. The charge relies on the
+  The cell that was running is charged one attempt (the unit's model load, when the worker died
+  loading it) and, after `retries` retries, reported as failed (with the unit's cells, for a load)
+  while the other cells go on. The charge relies on the
   previous cell's result having reached the driver, which a real crash some time into a cell
   allows. Errors inside a cell (bad data, model errors) are results, and a unit that raises fails
   its unfinished cells once: neither is retried.
@@ -52,10 +54,10 @@ FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TR
 CRASH_CELL = "HARNESS_CRASH_CELL"
 """Test hook: `<task name>:<times>:<folder>` makes the first `times` attempts of that task's cell exit
 their worker process half a second into the cell (attempts are counted in `<folder>/crashed-<name>`);
-the name `LOAD` stands for the model load."""
+the name `@load` stands for the model load."""
 LOAD = "@load"
 STALL_CHECK_S = 300
-"""How long the driver waits for a result before it checks that every waiting unit can still be placed."""
+"""How long the driver waits for a result before it warns about units no live node can hold."""
 
 _worker_state: dict[str, Any] = {}
 
@@ -71,7 +73,7 @@ def _crash_hook(name: str, value: str | None) -> None:
     if crashed < int(times):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(crashed + 1))
-        time.sleep(0.5)
+        time.sleep(1.0)  # like a real crash some time into the work: what was yielded has reached the driver
         os._exit(1)
 
 
@@ -120,13 +122,21 @@ def unit_resources(spec: ModelSpec, nodes: Sequence[dict[str, float]], *, cpus_p
     transformer = spec.family == "transformer"
     gpus = gpus_per_transformer if transformer and any(n.get("GPU", 0) > 0 for n in nodes) else 0
     cpus = cpus_per_transformer if transformer and not gpus else cpus_per_cell
-    candidates = [n.get("CPU", 0) for n in nodes if n.get("GPU", 0) >= gpus]
-    if not candidates:
-        raise HarnessError(f"model '{spec.name}': no Ray node has {gpus:g} GPUs for one cell; "
-                           f"lower --ray-gpus-per-transformer")
-    if max(candidates) > 0:
-        cpus = min(cpus, max(candidates))
+    largest = max((n.get("CPU", 0) for n in nodes if n.get("GPU", 0) >= gpus), default=0)
+    if largest > 0:
+        cpus = min(cpus, largest)
     return {"num_cpus": cpus, "num_gpus": gpus}
+
+
+def ray_address(address: str | None) -> str:
+    """What `ray.init` is given: the address asked for, else `RAY_ADDRESS`, else a new local instance."""
+    return address or os.environ.get("RAY_ADDRESS") or "local"
+
+
+def _placement_warning(spec_name: str, need: dict[str, float]) -> str:
+    return (f"no live Ray node can hold a unit of {spec_name} ({need['num_cpus']:g} CPUs, {need['num_gpus']:g} GPUs); "
+            f"it waits for the cluster to add one (lower --ray-cpus-per-cell / --ray-cpus-per-transformer / "
+            f"--ray-gpus-per-transformer if none will come)")
 
 
 def _use_assigned_cpus() -> None:
@@ -251,8 +261,12 @@ class RayRunner(Runner):
             return
         if not ray.is_initialized():
             self._started = True
-            address = self.address or os.environ.get("RAY_ADDRESS") or "local"
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            address = ray_address(self.address)
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise HarnessError(f"--ray {address}: cannot connect to Ray ({one_line(exc)}); "
+                                   f"start one with `ray start --head` or check the address") from exc
         self._connected = True
         if warm > 0:
             nodes = self._live_nodes()
@@ -300,11 +314,14 @@ class RayRunner(Runner):
 
         nodes = self._live_nodes()
         needs = {spec.name: self._resources(spec, nodes) for spec in {c.spec.name: c.spec for c in cells}.values()}
+        for name, need in needs.items():
+            if fit_count(need, nodes) == 0:
+                log.warning(_placement_warning(name, need))
         remote = ray.remote(self.unit_body)
         mirrors, env = ray.put(self.mirrors), self._env()
         lost_errors = _lost_worker_errors()
         running: dict[Any, _Unit] = {}  # generator -> its unit
-        attempts: Counter[tuple[str, str]] = Counter()  # per cell, and (LOAD, model) per model
+        attempts: Counter[tuple[str, ...]] = Counter()  # per cell, and (LOAD, first cell) per unit's model load
         counts = Counter()
         metas_written: set[str] = set()
 
@@ -331,7 +348,7 @@ class RayRunner(Runner):
             if not unit.cells:
                 return  # it died after its last result: nothing is lost
             first = unit.cells[0]
-            key = first.key if unit.loaded else (LOAD, first.spec.name)
+            key = first.key if unit.loaded else (LOAD, *first.key)  # a resubmitted unit keeps its first cell
             what = f"{first.spec.name} / {first.task.spec.name}" if unit.loaded else f"{first.spec.name}: model load"
             attempts[key] += 1
             if attempts[key] <= self.retries:
@@ -352,7 +369,7 @@ class RayRunner(Runner):
         while running:
             ready, _ = ray.wait(list(running), num_returns=1, timeout=STALL_CHECK_S)
             if not ready:
-                self._drop_unplaceable(running, fail_all)
+                self._warn_unplaceable(running)
                 continue
             gen = ready[0]
             unit = running[gen]
@@ -386,15 +403,12 @@ class RayRunner(Runner):
                                        f"{cell.task.spec.name}; the worker runs another harness version")
                 finish(cell, reply["outcome"])
 
-    def _drop_unplaceable(self, running: dict[Any, _Unit], fail_all: Callable[[_Unit, str], None]) -> None:
-        """After a long wait: fail the units that no live node can run any more (e.g. their node died)."""
+    def _warn_unplaceable(self, running: dict[Any, _Unit]) -> None:
+        """After a long wait: name the waiting units that no live node can hold (e.g. their node died)."""
         nodes = self._live_nodes()
-        for gen, unit in list(running.items()):
-            if not unit.loaded and fit_count(unit.need, nodes) == 0:
-                running.pop(gen)
-                _cancel(gen)
-                fail_all(unit, f"no live Ray node has {unit.need['num_cpus']:g} CPUs and "
-                               f"{unit.need['num_gpus']:g} GPUs for it any more")
+        for spec_name, need in {u.cells[0].spec.name: u.need for u in running.values()
+                                if u.cells and not u.loaded and fit_count(u.need, nodes) == 0}.items():
+            log.warning(_placement_warning(spec_name, need))
 
 
 def _cancel(gen) -> None:

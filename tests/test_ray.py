@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from harness.cli import main
-from harness.errors import HarnessError
 from harness.mirror import Mirrors
 from harness.registry import Registry
 from harness.results import ResultStore
@@ -105,18 +104,19 @@ def test_a_worker_that_dies_loading_the_model_is_charged_to_the_model(tmp_path, 
 
     specs, _ = grid
     monkeypatch.setenv("HARNESS_CRASH_CELL", f"@load:99:{tmp_path / 'markers'}")
+    heavy = _fresh(specs[1], family="transformer")  # 2 CPUs a unit here: both cells in one unit
     report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1).run(
-        [_fresh(specs[0])], Catalogue().select(["MEN"]))
+        [heavy], Catalogue().select(["MEN", "rel353"]))
     assert (tmp_path / "markers" / "crashed-@load").read_text() == "2"  # first attempt + one retry, then no more
-    [cell] = report.cells
-    assert cell.status == "failed" and cell.error.startswith("model load: worker lost on each of 2 attempts")
+    assert [c.status for c in report.cells] == ["failed", "failed"]
+    assert all(c.error.startswith("model load: worker lost on each of 2 attempts") for c in report.cells)
 
 
 def _raising_unit(spec, task_names, mirrors, env):
     from pathlib import Path
 
-    calls = Path(env["HARNESS_TEST_CALLS"])
-    calls.write_text(calls.read_text() + "x" if calls.exists() else "x")
+    with Path(env["HARNESS_TEST_CALLS"]).open("a") as calls:  # units run at once: append, do not rewrite
+        calls.write("x")
     raise RuntimeError("boom in the unit")
     yield  # a generator function
 
@@ -174,8 +174,17 @@ def test_unit_resources_follow_the_nodes(grid):
     assert need == {"num_cpus": 1, "num_gpus": 1} and fit_count(need, gpu_cluster) == 1
     assert unit_resources(heavy, gpu_cluster, **{**options, "cpus_per_cell": 16}) == {"num_cpus": 8, "num_gpus": 1}
     assert unit_resources(static, gpu_cluster, **options) == {"num_cpus": 1, "num_gpus": 0}
-    with pytest.raises(HarnessError, match="no Ray node has 2 GPUs.*--ray-gpus-per-transformer"):
-        unit_resources(heavy, gpu_cluster, **{**options, "gpus_per_transformer": 2})
+    need = unit_resources(heavy, gpu_cluster, **{**options, "gpus_per_transformer": 2})
+    assert need == {"num_cpus": 1, "num_gpus": 2} and fit_count(need, gpu_cluster) == 0  # warned about, then waits
+
+
+def test_ray_address_is_the_option_then_ray_address_then_a_new_local_instance(monkeypatch):
+    from harness.distributed import ray_address
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert (ray_address(None), ray_address("auto"), ray_address("10.0.0.1:6379")) == ("local", "auto", "10.0.0.1:6379")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.2:6379")
+    assert (ray_address(None), ray_address("auto")) == ("10.0.0.2:6379", "auto")
 
 
 def test_a_transformer_unit_runs_torch_on_the_cpus_of_the_node(tmp_path, ray_cluster, grid, static_mirrors):
@@ -207,19 +216,31 @@ def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_
     args = ["--no-progress", "--offline", "--data-dir", str(data_dir), "-m", "GloVe_6B_50d", "-t", "MEN", "BIOSSES"]
     assert main(["run", *args, "--results-dir", str(tmp_path / "local")]) == 0
     assert main(["run", *args, "--results-dir", str(tmp_path / "ray"), "--ray"]) == 0
-    assert "running 1 model(s) x 2 task(s) Ray (local)" in capsys.readouterr().out
+    assert "running 1 model(s) x 2 task(s) Ray (local instance)" in capsys.readouterr().out
     assert _scores(tmp_path / "ray") == _scores(tmp_path / "local") and len(_scores(tmp_path / "ray")) == 2
 
 
 def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the command starts its own local instance
-    code = ("import ray, sys; from harness.cli import main; "
-            f"rc = main(['run', '--no-progress', '--offline', '--data-dir', {str(data_dir)!r}, '--results-dir', "
-            f"{str(tmp_path)!r}, '-m', 'GloVe_6B_50d', '-t', 'MEN', '--ray']); "
-            "print('rc', rc, 'initialized', ray.is_initialized())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
-    assert "rc 0 initialized False" in out, out[-2000:]
+    base = ["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "--results-dir", str(tmp_path),
+            "-m", "GloVe_6B_50d"]
+    runs = [[*base, "-t", "NoSuchTask", "--ray"],  # fails after Ray started: released all the same
+            [*base, "-t", "MEN", "--ray", "nohost"],  # Ray cannot connect: a one-line error
+            [*base, "-t", "MEN", "--ray"]]
+    code = ("import ray; from harness.cli import main\n"
+            f"for argv in {runs!r}:\n"
+            "    rc = main(argv); print('rc', rc, 'initialized', ray.is_initialized())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    states = [line for line in done.stdout.splitlines() if line.startswith("rc ")]
+    assert states == ["rc 2 initialized False", "rc 2 initialized False", "rc 0 initialized False"], \
+        done.stdout[-2000:] + done.stderr[-2000:]
+    assert "harness: error: --ray nohost: cannot connect to Ray (ValueError: Invalid address format: nohost)" in done.stderr
     assert len(_scores(tmp_path)) == 1
+
+
+def test_ray_resource_options_are_checked_before_ray_starts(capsys):
+    assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "--ray", "--ray-cpus-per-cell", "0"]) == 2
+    assert "--ray-cpus-per-cell 0.0: must be above 0" in capsys.readouterr().err
 
 
 def test_shards_cover_the_grid_exactly_once(grid):
