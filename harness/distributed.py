@@ -115,17 +115,18 @@ def fit_count(need: dict[str, float], nodes: Sequence[dict[str, float]]) -> int:
     return count
 
 
+def capped_need(cpus: float, gpus: float, nodes: Sequence[dict[str, float]]) -> dict[str, float]:
+    """A Ray request for `cpus` CPUs and `gpus` GPUs, its CPUs capped at the largest node that has the GPUs."""
+    largest = max((n.get("CPU", 0) for n in nodes if n.get("GPU", 0) >= gpus), default=0)
+    return {"num_cpus": min(cpus, largest) if largest > 0 else cpus, "num_gpus": gpus}
+
+
 def unit_resources(spec: ModelSpec, nodes: Sequence[dict[str, float]], *, cpus_per_cell: float,
                    cpus_per_transformer: float, gpus_per_transformer: float) -> dict[str, float]:
-    """The Ray resources of one of this model's units on these nodes: CPUs capped at the largest
-    node that has the GPUs asked for, so a request never waits for a node that does not exist."""
+    """The Ray resources of one of this model's units on these nodes (`capped_need`)."""
     transformer = spec.family == "transformer"
     gpus = gpus_per_transformer if transformer and any(n.get("GPU", 0) > 0 for n in nodes) else 0
-    cpus = cpus_per_transformer if transformer and not gpus else cpus_per_cell
-    largest = max((n.get("CPU", 0) for n in nodes if n.get("GPU", 0) >= gpus), default=0)
-    if largest > 0:
-        cpus = min(cpus, largest)
-    return {"num_cpus": cpus, "num_gpus": gpus}
+    return capped_need(cpus_per_transformer if transformer and not gpus else cpus_per_cell, gpus, nodes)
 
 
 def ray_address(address: str | None) -> str:
@@ -270,8 +271,7 @@ class RayRunner(Runner):
         self._connected = True
         if warm > 0:
             nodes = self._live_nodes()
-            need = {"num_cpus": min(self.cpus_per_cell, max((n.get("CPU", 0) for n in nodes), default=0))
-                    or self.cpus_per_cell, "num_gpus": 0}
+            need = capped_need(self.cpus_per_cell, 0, nodes)
             loaders = sorted({s.loader for s in specs})
             remote = ray.remote(warm_worker).options(**need)
             self._warming = [remote.remote(loaders, self._env()) for _ in range(min(warm, fit_count(need, nodes)))]
