@@ -227,10 +227,9 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 
 @dataclass
 class _Unit:
-    """A submitted unit: its cells not reported yet (in order), its resources, whether its model has loaded."""
+    """A submitted unit: its cells not reported yet (in order) and whether its model has loaded."""
 
     cells: list[Cell]
-    need: dict[str, float]
     loaded: bool = False
 
 
@@ -329,7 +328,7 @@ class RayRunner(Runner):
             spec = unit_cells[0].spec
             gen = remote.options(**needs[spec.name], max_retries=0).remote(
                 spec, [c.task.spec.name for c in unit_cells], mirrors, env)
-            running[gen] = _Unit(list(unit_cells), needs[spec.name])
+            running[gen] = _Unit(list(unit_cells))
 
         def finish(cell: Cell, outcome: CellOutcome) -> None:
             result = self.save(cell, outcome)
@@ -369,7 +368,7 @@ class RayRunner(Runner):
         while running:
             ready, _ = ray.wait(list(running), num_returns=1, timeout=STALL_CHECK_S)
             if not ready:
-                self._warn_unplaceable(running)
+                self._warn_unplaceable(running, needs)
                 continue
             gen = ready[0]
             unit = running[gen]
@@ -388,12 +387,12 @@ class RayRunner(Runner):
                 running.pop(gen)
                 fail_all(unit, f"unit failed: {one_line(getattr(exc, 'cause', None) or exc)}")
                 continue
-            spec = unit.cells[0].spec if unit.cells else None
             if "load_error" in reply:
                 fail_all(unit, reply["load_error"])
-            elif "meta" in reply:
+            elif "meta" in reply:  # the first item: the unit still holds all its cells
                 unit.loaded = True
-                if spec is not None and spec.name not in metas_written:
+                spec = unit.cells[0].spec
+                if spec.name not in metas_written:
                     self.store.write_model_meta(spec.id, spec.revision, reply["meta"])
                     metas_written.add(spec.name)
             else:
@@ -403,12 +402,13 @@ class RayRunner(Runner):
                                        f"{cell.task.spec.name}; the worker runs another harness version")
                 finish(cell, reply["outcome"])
 
-    def _warn_unplaceable(self, running: dict[Any, _Unit]) -> None:
-        """After a long wait: name the waiting units that no live node can hold (e.g. their node died)."""
+    def _warn_unplaceable(self, running: dict[Any, _Unit], needs: dict[str, dict[str, float]]) -> None:
+        """After a long wait: name the models whose waiting units no live node can hold (e.g. their node died)."""
         nodes = self._live_nodes()
-        for spec_name, need in {u.cells[0].spec.name: u.need for u in running.values()
-                                if u.cells and not u.loaded and fit_count(u.need, nodes) == 0}.items():
-            log.warning(_placement_warning(spec_name, need))
+        waiting = {u.cells[0].spec.name for u in running.values() if u.cells and not u.loaded}
+        for name in sorted(waiting):
+            if fit_count(needs[name], nodes) == 0:
+                log.warning(_placement_warning(name, needs[name]))
 
 
 def _cancel(gen) -> None:
