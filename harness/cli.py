@@ -37,6 +37,21 @@ def _add_mirrors(p: argparse.ArgumentParser, data: bool = True, model: bool = Tr
                    help="never contact the hub or the network (also: HARNESS_OFFLINE=1 or HF_HUB_OFFLINE=1)")
 
 
+def _add_published(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--published", action="append", default=[], metavar="SOURCE",
+                   help="published per-task results: a copy of mteb's results repository (or its results/ folder), or "
+                        "its git address (cloned by mteb's ResultCache); repeatable; 'none' for none "
+                        "(default: env HARNESS_PUBLISHED, else <data-dir>/mteb-results when present)")
+
+
+def _published(args, mirrors: Mirrors) -> list:
+    from harness.results import default_published, published_source
+
+    if not args.published:
+        return default_published(mirrors.data_dir)
+    return [] if "none" in args.published else [published_source(v) for v in args.published]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Benchmark harness for text-embedding models.")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
@@ -50,15 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tasks", help="list the task catalogue by group, with local data availability")
     _add_mirrors(p, model=False)
 
-    p = sub.add_parser("report", help="tables from the result files (Markdown and CSV)")
+    p = sub.add_parser("verify", help="compare the data mirror with its checksum file (SHA256SUMS.txt)")
+    _add_mirrors(p, model=False)
+
+    p = sub.add_parser("report", help="tables from the computed and the published result files (Markdown and CSV)")
     p.add_argument("--results-dir", default="results", metavar="DIR", help="result files to read (default: results)")
     p.add_argument("--out", default="reports", metavar="DIR", help="where the tables go (default: reports)")
+    _add_published(p)
     _add_registry(p)
+    _add_mirrors(p, model=False)
 
-    p = sub.add_parser("import", help="import published mteb results (any mteb version) into the results store")
+    p = sub.add_parser("import", help="import published mteb results (any mteb version) into a published store")
     p.add_argument("path", help="folder laid out as <org__model>/<revision>/<Task>.json")
-    p.add_argument("--results-dir", default="results", metavar="DIR", help="where to put them (default: results)")
+    p.add_argument("--into", default="published", metavar="DIR",
+                   help="the published store, kept apart from computed results (default: published; "
+                        "`harness report` reads it)")
     p.add_argument("--overwrite", action="store_true", help="replace files imported before")
+    _add_registry(p)
 
     p = sub.add_parser("speed", help="measure sentences per second on a fixed corpus (throughput.json)")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
@@ -81,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="the throughput-versus-score bubble plot from result files")
     p.add_argument("--results-dir", default="results", metavar="DIR")
     p.add_argument("--out", default="reports", metavar="DIR")
+    _add_published(p)
     _add_registry(p)
+    _add_mirrors(p, model=False)
 
     p = sub.add_parser("run", help="evaluate models on tasks or groups")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
@@ -102,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-gpus-per-transformer", type=float, default=1.0, metavar="N",
                    help="GPUs per transformer-model cell when the cluster has GPUs (default 1)")
     p.add_argument("--ray-retries", type=int, default=2, metavar="N", help="retries of a cell whose worker died")
+    p.add_argument("--probe-seeds", type=int, metavar="K",
+                   help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
+                        "(env HARNESS_PROBE_SEEDS; default 4; 0 for none)")
     _add_registry(p)
     _add_mirrors(p)
     return parser
@@ -169,6 +197,20 @@ def cmd_tasks(args) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args) -> int:
+    from harness.data import CHECKSUM_FILE, verify_mirror
+
+    mirrors = Mirrors.from_options(data_dir=args.data_dir)
+    if mirrors.data_dir is None:
+        raise HarnessError("verify: no data directory (give --data-dir or set HARNESS_DATA_DIR)")
+    checked, problems = verify_mirror(mirrors.data_dir)
+    for line in problems:
+        print(f"  {line}")
+    print(f"verify: {checked} files listed in {mirrors.data_dir / CHECKSUM_FILE}: "
+          + (f"{len(problems)} missing or altered" if problems else "all present and unchanged"))
+    return EXIT_TASKS_FAILED if problems else EXIT_OK
+
+
 def cmd_run(args) -> int:
     from harness.registry import load_registry
     from harness.results import ResultStore
@@ -179,6 +221,10 @@ def cmd_run(args) -> int:
     specs = registry.select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     shard = parse_shard(args.shard) if args.shard else None
+    if args.probe_seeds is not None:
+        if args.probe_seeds < 0:
+            raise HarnessError(f"--probe-seeds {args.probe_seeds}: must be 0 or more")
+        os.environ["HARNESS_PROBE_SEEDS"] = str(args.probe_seeds)
     common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
     if args.ray is not None:
         from harness.distributed import RayRunner, ray_address
@@ -197,6 +243,7 @@ def cmd_run(args) -> int:
         if args.ray is not None:  # workers warm up (catalogue, model libraries) while the catalogue is built here
             runner.start(specs, warm=len(specs) * len(args.tasks))
         tasks = Catalogue().select(args.tasks)
+        ResultStore(args.results_dir).check_writable()
         if args.available_only:
             tasks = [t for t in tasks if t.missing_data(mirrors) is None]
             if not tasks:
@@ -218,46 +265,66 @@ def cmd_run(args) -> int:
     return EXIT_OK if report.ok else EXIT_TASKS_FAILED
 
 
-def cmd_report(args) -> int:
+def _context(args):
+    """The report's context (computed and published results, read once) for `report` and `plot`."""
     from harness.registry import load_registry
-    from harness.report import build_report
+    from harness.report import build_context, read_results
+    from harness.summary import task_keys
     from harness.tasks import Catalogue
 
-    report = build_report(args.results_dir, args.out, load_registry(args.registry), Catalogue())
+    registry, catalogue = load_registry(args.registry), Catalogue()
+    mirrors = Mirrors.from_options(data_dir=args.data_dir)
+    readings = read_results(args.results_dir, _published(args, mirrors), registry, task_keys(catalogue))
+    return build_context(readings, registry, catalogue, mirrors, args.results_dir)
+
+
+def cmd_report(args) -> int:
+    from harness.report import write_report
+
+    report = write_report(_context(args), args.out)
     print(f"report: {len(report.models)} models -> " + ", ".join(str(p) for p in report.files))
-    for error in report.errors:
-        print(f"  unreadable: {error}", file=sys.stderr)
-    return EXIT_TASKS_FAILED if report.errors else EXIT_OK
+    for problem in report.problems:
+        print(f"  unreadable: {problem}", file=sys.stderr)
+    return EXIT_TASKS_FAILED if report.problems else EXIT_OK
 
 
 def cmd_import(args) -> int:
     from harness.importer import import_results
-    from harness.summary import protocol_datasets
+    from harness.registry import load_registry
+    from harness.summary import task_keys
     from harness.tasks import Catalogue
 
-    report = import_results(args.path, args.results_dir, protocol_datasets(Catalogue()), overwrite=args.overwrite)
-    print(f"import: {len(report.imported)} files imported, {len(report.skipped_existing)} already there, "
-          f"{report.not_in_protocol} not protocol tasks (left out); models: {', '.join(sorted(report.models)) or '-'}")
-    for error in report.errors:
-        print(f"  skipped: {error}", file=sys.stderr)
-    return EXIT_TASKS_FAILED if report.errors else EXIT_OK
+    registry = load_registry(args.registry)
+    revisions = {spec.id: spec.revision for spec in registry}
+    report = import_results(args.path, args.into, task_keys(Catalogue()), args.overwrite, revisions.get)
+    names = {spec.id: spec.name for spec in registry}
+    unknown = [m for m in report.models if m not in names]
+    print(f"import: {len(report.imported)} files imported into {args.into}, {len(report.skipped_existing)} already "
+          f"there; models: {', '.join(names.get(m, m) for m in report.models) or '-'}")
+    if unknown:
+        print(f"  not in the registry (listed in the report, no main-table row): {', '.join(unknown)}")
+    for note in report.reading.notes:
+        print(f"  left out: {note}")
+    for problem in report.reading.problems:
+        print(f"  unreadable: {problem}", file=sys.stderr)
+    return EXIT_TASKS_FAILED if report.reading.problems else EXIT_OK
 
 
 def cmd_speed(args) -> int:
     from harness.encoders import load_encoder
     from harness.registry import load_registry
-    from harness.results import ResultStore, write_json_atomic
+    from harness.results import ResultStore
     from harness.runner import one_line
-    from harness.speed import THROUGHPUT_FILE, load_corpus, measure, throughput_record
+    from harness.speed import load_corpus, measure, throughput_record
 
     specs = load_registry(args.registry).select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     corpus = load_corpus(args.corpus, mirrors, args.size)
     store, status = ResultStore(args.results_dir), EXIT_OK
+    store.check_writable()
     for spec in specs:
-        path = store.model_dir(spec.id, spec.revision) / THROUGHPUT_FILE
-        if path.exists() and not args.overwrite:
-            print(f"[skipped] {spec.name}: {path} exists (--overwrite to measure again)")
+        if not args.overwrite and store.throughput(spec.id, spec.revision) is not None:
+            print(f"[skipped] {spec.name}: speed already measured (--overwrite to measure again)")
             continue
         try:
             encoder = load_encoder(spec, mirrors)
@@ -266,9 +333,9 @@ def cmd_speed(args) -> int:
             print(f"[failed] {spec.name}: {one_line(exc)}", file=sys.stderr)
             status = EXIT_TASKS_FAILED
             continue
-        write_json_atomic(path, record)
-        print(f"[done] {spec.name}: {record['sentences_per_second']:.1f} sentences/s (median of {args.repeats}; "
-              f"min {record['min']:.1f}, max {record['max']:.1f}) on {corpus.name} -> {path}")
+        path = store.write_throughput(spec.id, spec.revision, record)
+        print(f"[done] {spec.name}: {record.sentences_per_second:.1f} sentences/s (median of {args.repeats}; "
+              f"min {record.min:.1f}, max {record.max:.1f}) on {corpus.name} -> {path}")
     return status
 
 
@@ -301,12 +368,11 @@ def cmd_distill(args) -> int:
 
 def cmd_plot(args) -> int:
     from harness.plot import plot_data, render
-    from harness.registry import load_registry
-    from harness.tasks import Catalogue
 
-    data = plot_data(args.results_dir, load_registry(args.registry), Catalogue())
+    data = plot_data(_context(args))
     files = render(data, args.out)
-    print(f"plot: {len(data.points)} models -> " + ", ".join(str(f) for f in files))
+    print(f"plot: {sum(len(p.points) for p in data.panels)} points in {len(data.panels)} panel(s) -> "
+          + ", ".join(str(f) for f in files))
     for model, why in data.left_out.items():
         print(f"  left out: {model}: {why}")
     return EXIT_OK
@@ -318,7 +384,7 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "run": cmd_run, "report": cmd_report, "import": cmd_import,
+COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "verify": cmd_verify, "run": cmd_run, "report": cmd_report, "import": cmd_import,
             "speed": cmd_speed, "plot": cmd_plot, "distill": cmd_distill}
 
 

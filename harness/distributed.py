@@ -50,7 +50,7 @@ from harness.runner import Cell, CellOutcome, CellResult, Runner, evaluate_cell,
 log = logging.getLogger(__name__)
 
 FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
-                 "HARNESS_CACHE_DIR", "HARNESS_CRASH_CELL", "HF_HOME")
+                 "HARNESS_CACHE_DIR", "HARNESS_CRASH_CELL", "HF_HOME", "HARNESS_PROBE_SEEDS")
 CRASH_CELL = "HARNESS_CRASH_CELL"
 """Test hook: `<task name>:<times>:<folder>` makes the first `times` attempts of that task's cell exit
 their worker process half a second into the cell (attempts are counted in `<folder>/crashed-<name>`);

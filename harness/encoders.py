@@ -65,10 +65,18 @@ class EncoderInfo:
     dim: int
     n_parameters: int | None
 
+    def provenance(self) -> dict:
+        """The model block of result and throughput files (`harness.results.ModelProvenance`)."""
+        return {"name": self.name, "id": self.model_id, "revision": self.revision, "loader": self.loader,
+                "source": self.source.kind, "location": self.source.location,
+                "source_revision": self.source.revision, "dim": self.dim, "n_parameters": self.n_parameters}
+
 
 @runtime_checkable
 class Encoder(Protocol):
     info: EncoderInfo
+    settings: str
+    """How texts are encoded (library call and settings), recorded with speeds."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` into a `(len(texts), dim)` float32 array."""
@@ -140,6 +148,8 @@ def _download(source: ModelSource) -> Path:
 class Model2VecEncoder:
     """A model2vec `StaticModel` (multiprocessing off: deterministic and as the published speeds)."""
 
+    settings = "model2vec StaticModel.encode(use_multiprocessing=False)"
+
     def __init__(self, model, info: EncoderInfo):
         self.model = model
         self.info = info
@@ -152,6 +162,8 @@ class Model2VecEncoder:
 class SentenceTransformerEncoder:
     """A `SentenceTransformer` with its default `encode` settings."""
 
+    settings = "sentence-transformers encode() defaults"
+
     def __init__(self, model, info: EncoderInfo):
         self.model = model
         self.info = info
@@ -163,6 +175,8 @@ class SentenceTransformerEncoder:
 
 class BPEmbEncoder:
     """BPEmb subword vectors, averaged over the pieces of each text."""
+
+    settings = "bpemb: mean of the BPE pieces' vectors"
 
     def __init__(self, bpemb, info: EncoderInfo):
         self.bpemb = bpemb

@@ -17,6 +17,10 @@ class DataUnavailableError(HarnessError):
     """A dataset cannot be found locally and cannot be fetched (e.g. offline)."""
 
 
+class CorruptDataError(HarnessError):
+    """A data file that is there but cannot be read (truncated, not gzip, not JSON)."""
+
+
 class ModelUnavailableError(HarnessError):
     """A model cannot be found locally and cannot be fetched (e.g. offline)."""
 

@@ -44,20 +44,26 @@ def _checked_dir(value: str | os.PathLike, option: str) -> Path:
     return path.resolve()
 
 
-def default_data_dir() -> Path | None:
-    """HARNESS_DATA_DIR, else `../shared/data` (beside the working folder or the project) if it exists."""
-    env = os.environ.get("HARNESS_DATA_DIR")
+def _default_dir(variable: str, shared: str) -> Path | None:
+    """The folder named by `variable`, else `../shared/<shared>` (beside the working folder or the
+    project) if it exists."""
+    env = os.environ.get(variable)
     if env:
-        return _checked_dir(env, "HARNESS_DATA_DIR")
-    for candidate in (Path.cwd().parent / "shared" / "data", PROJECT_ROOT.parent / "shared" / "data"):
+        return _checked_dir(env, variable)
+    for candidate in (Path.cwd().parent / "shared" / shared, PROJECT_ROOT.parent / "shared" / shared):
         if candidate.is_dir():
             return candidate.resolve()
     return None
 
 
+def default_data_dir() -> Path | None:
+    """HARNESS_DATA_DIR, else `../shared/data` if it exists."""
+    return _default_dir("HARNESS_DATA_DIR", "data")
+
+
 def default_model_dir() -> Path | None:
-    env = os.environ.get("HARNESS_MODEL_DIR")
-    return _checked_dir(env, "HARNESS_MODEL_DIR") if env else None
+    """HARNESS_MODEL_DIR, else `../shared/models` if it exists."""
+    return _default_dir("HARNESS_MODEL_DIR", "models")
 
 
 @dataclass(frozen=True)

@@ -1,130 +1,121 @@
-"""`harness report`: the tables of harness.summary written as Markdown and CSV into a folder."""
+"""`harness report`: the computed results and the published per-task results, read once and kept
+apart, turned into every table of `harness.tables` (Markdown README.md and CSV files in a folder)."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from harness.mirror import Mirrors
 from harness.registry import Registry
-from harness.results import write_text_atomic
-from harness.summary import (
-    GROUP_COLUMNS, TABLE_COLUMNS, ablation_findings, aggregate, as_percent, collect, compare, dataset_scores, order_models,
-    partial_table, protocol_datasets, published_table, reaches,
-)
-
-REFERENCE_MODEL = "all-MiniLM-L6-v2"
-ABLATION_FAMILIES = ("M2V_base", "M2V_MiniLM")
-NA = "N/A"
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return NA if math.isnan(value) else f"{value:.2f}"
-    return str(value)
-
-
-def markdown(table: pd.DataFrame, headers: list[str] | None = None) -> str:
-    """A Markdown table of `table` (index as the first column), N/A for NaN, 2 decimals."""
-    df = table.reset_index()
-    headers = headers or [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _csv(table: pd.DataFrame) -> str:
-    return table.reset_index().to_csv(index=False, float_format="%.2f", na_rep=NA)
+from harness.results import FolderReading, TaskKey, read_folder, read_throughputs, write_text_atomic
+from harness.summary import LONG_COLUMNS, dataset_scores, long_table, order_models, protocol_datasets, published_table, task_keys
+from harness.tables import Context, table_modules
 
 
 @dataclass
 class Report:
     files: list[Path] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
 
 
-def _table(agg: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    table = as_percent(agg.loc[[m for m in models if m in agg.index]])
-    table.index.name = "Model"
-    return table[TABLE_COLUMNS[1:]]
+def read_results(results_dir: str | Path, published: Sequence[tuple[Path, str]], registry: Registry,
+                 keys: dict[str, TaskKey]) -> list[FolderReading]:
+    """The computed results folder, then each published folder (root, description), read once each."""
+    revisions = {spec.id: spec.revision for spec in registry}
+    readings = [read_folder(results_dir, keys, "computed", revisions.get)]
+    readings[0].description = f"computed results in {Path(results_dir).as_posix()}"
+    for root, description in published:
+        reading = read_folder(root, keys, "published", revisions.get)
+        reading.description = f"published per-task results in {description}"
+        readings.append(reading)
+    return readings
 
 
-def build_report(results_dir: str | Path, out_dir: str | Path, registry: Registry, catalogue) -> Report:
-    """Write every table of the report into `out_dir` and return what was written."""
-    out = Path(out_dir)
-    report = Report()
+def build_context(readings: list[FolderReading], registry: Registry, catalogue, mirrors: Mirrors | None = None,
+                  results_dir: str | Path = "results") -> Context:
+    """Everything the tables need, from what was read."""
     datasets = protocol_datasets(catalogue)
-    long = collect(results_dir, datasets, registry, errors=report.errors)
-    scores = dataset_scores(long, datasets)
-    models = order_models(scores.index, registry)
-    report.models = models
-    scores = scores.loc[models]
-    agg = aggregate(scores, datasets)
-    main = _table(agg, models)
+    names = {spec.id: spec.name for spec in registry}
+    name_of = lambda model_id: names.get(model_id, model_id)  # noqa: E731
+    frames = [long_table(r.records, datasets, name_of) for r in readings]
+    long = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
+        pd.DataFrame(columns=LONG_COLUMNS)
+    scores = {origin: dataset_scores(long[long["origin"] == origin], datasets)
+              for origin in ("published", "computed") if (long["origin"] == origin).any()}
+    paper = {name: published_table(name) for name in ("main", "retrieval", "ablation")}
+    known = [spec.name for spec in registry]
+    shown = set(long["model"]) | {m for table in paper.values() for m in table.index}
+    revisions = {spec.id: spec.revision for spec in registry}
+    throughputs = {name_of(mid): t for mid, t in read_throughputs(results_dir, revisions.get).items()}
+    return Context(
+        registry=registry, datasets=datasets, readings=readings, long=long, scores=scores,
+        models=[m for m in known if m in shown], paper=paper, throughputs=throughputs,
+        outside=order_models([m for m in long.loc[long["origin"] == "published", "model"] if m not in names.values()], []),
+        unavailable=unavailable_data(catalogue, mirrors, datasets) if mirrors else {},
+        variants=_split_variants(readings, catalogue, datasets, name_of), results_dir=Path(results_dir))
 
-    def write(name: str, text: str) -> None:
-        path = out / name
-        write_text_atomic(path, text)
-        report.files.append(path)
 
-    write("per_task.csv", long.to_csv(index=False))
-    write("main_table.csv", _csv(main))
-    retrieval = main[["Ret"]].rename(columns={"Ret": "Retrieval"}).sort_values("Retrieval", ascending=False)
-    write("retrieval_table.csv", _csv(retrieval))
-    ablation_models = [s.name for s in registry if "ablation" in s.tables or s.id.startswith("distilled/")]
-    ablation = main.loc[[m for m in ablation_models if m in main.index]]
-    write("ablation_table.csv", _csv(ablation))
-    findings = ablation_findings(scores, ABLATION_FAMILIES, published_table("ablation"))
-    write("ablation_findings.csv", findings.to_csv(index=False, float_format="%.2f"))
+def unavailable_data(catalogue, mirrors: Mirrors, datasets) -> dict[str, str]:
+    """Dataset -> why the local data mirror cannot serve it."""
+    out = {}
+    for ds in datasets:
+        for task in ds.tasks:
+            missing = catalogue.tasks[task].missing_data(mirrors)
+            if missing:
+                out[ds.name] = (f"no data in the local mirror {mirrors.data_dir or '(none given)'}"
+                                if missing.startswith(("no folder", "no file")) else missing)
+                break
+    return out
 
-    partial, counts = partial_table(scores, datasets)
-    partial = _table(partial, models)
-    partial_headers = ["Model"] + [f"{c} ({counts[c]})" for c in TABLE_COLUMNS[1:]]
-    write("partial_table.csv", _csv(partial.set_axis(partial_headers[1:], axis=1)))
 
-    published = {"main": published_table("main"), "retrieval": published_table("retrieval"),
-                 "ablation": published_table("ablation")}
-    comparison = pd.concat([
-        compare(main, published["main"]).assign(table="main"),
-        compare(retrieval.rename(columns={"Retrieval": "Ret"}), published["retrieval"]).assign(table="retrieval"),
-        compare(ablation, published["ablation"]).assign(table="ablation"),
-    ], ignore_index=True)
-    write("comparison.csv", comparison.to_csv(index=False, float_format="%.2f"))
+def _split_variants(readings: list[FolderReading], catalogue, datasets, name_of) -> pd.DataFrame:
+    """Published records of tasks read at the benchmark's own split where the protocol takes another."""
+    keys = {name: TaskKey.model_validate(task.spec).model_copy(update={"split": task.spec.benchmark_split})
+            for name, task in catalogue.tasks.items() if getattr(task.spec, "benchmark_split", None)}
+    frames = []
+    for reading in readings:
+        if reading.origin == "published" and keys:
+            records = read_folder(reading.root, keys, "published").records
+            frame = long_table(records, datasets, name_of)
+            frame["split"] = frame["task"].map(lambda t: keys[t].split)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LONG_COLUMNS)
 
-    lines = ["# Results", "",
-             f"Generated by `harness report` from the result files in `{Path(results_dir).as_posix()}` "
-             f"({len(long)} task scores, {len(models)} models). Scores ×100; N/A where any dataset of a "
-             "column is missing (never an average over what happens to be present).", ""]
-    if report.errors:
-        lines += ["Files that could not be read (left out):", ""] + [f"- {e}" for e in report.errors] + [""]
-    lines += ["## Main table", "", markdown(main)]
-    sentences = []
-    for column, label in (("Avg (MTEB)", "Avg (MTEB)"), ("Ret", "retrieval")):
-        for model, pct in reaches(main / 100, REFERENCE_MODEL, column).items():
-            sentences.append(f"- {model} reaches {pct:.2f} % of {REFERENCE_MODEL}'s {label}.")
-    if sentences:
-        lines += sentences + [""]
-    lines += ["## Retrieval", "", markdown(retrieval), "## Ablations", "",
-              markdown(ablation) if len(ablation) else "No ablation model has results yet.\n",
-              "Findings, as differences ×100 between the variant with and without the ingredient: ours is "
-              "the mean over the datasets both variants have (their count given), published is the "
-              "difference of the published Avg (All).", "",
-              markdown(findings.set_index("finding")),
-              "## Partial table (not comparable with the published table)", "",
-              "Means over only the datasets that every model above has; the header gives the number "
-              "of such datasets per column.", "", markdown(partial, partial_headers),
-              "## Ours vs published", "",
-              "Every cell present both here and in the published tables (harness/reference); "
-              "`!` marks |difference| > 0.05.", ""]
-    flagged = comparison.assign(ours=comparison["ours"].map(_cell), published=comparison["published"].map(_cell))
-    lines += [markdown(flagged.set_index("table")) if len(flagged) else "No cell is in both yet.\n"]
-    lines += ["Files: " + ", ".join(f"[{p.name}]({p.name})" for p in report.files), ""]
-    write("README.md", "\n".join(lines))
+
+def write_report(ctx: Context, out_dir: str | Path) -> Report:
+    """Write every table of `harness.tables` for `ctx` into `out_dir` (CSV files and README.md)."""
+    report = Report(problems=[p for r in ctx.readings for p in r.problems], models=ctx.models + ctx.outside)
+    out = Path(out_dir)
+    sections = []
+    for module in table_modules():
+        table = module.build(ctx)
+        if table is None:
+            continue
+        for name, content in table.files.items():
+            write_text_atomic(out / name, content)
+            report.files.append(out / name)
+        if table.title:
+            sections += [f"## {table.title}", "", table.markdown]
+    counts = ctx.long["origin"].value_counts()
+    head = ["# Results", "",
+            "Generated by `harness report` from " + "; ".join(
+                f"{r.description} ({len(r.records)} task scores)" for r in ctx.readings)
+            + f"; and the published tables in harness/reference. {int(counts.get('computed', 0))} computed and "
+              f"{int(counts.get('published', 0))} published task scores. Scores ×100; a column is N/A where any "
+              "of its datasets is missing (never an average over what happens to be present).", ""]
+    files = ["Files: " + ", ".join(f"[{p.name}]({p.name})" for p in report.files), ""]
+    write_text_atomic(out / "README.md", "\n".join(head + sections + files))
+    report.files.append(out / "README.md")
     return report
 
 
-__all__ = ["build_report", "markdown", "Report", "GROUP_COLUMNS"]
+def build_report(results_dir: str | Path, out_dir: str | Path, registry: Registry, catalogue,
+                 published: Sequence[tuple[Path, str]] = (), mirrors: Mirrors | None = None) -> Report:
+    """Read the results, build the context and write the report (the library entry point)."""
+    readings = read_results(results_dir, published, registry, task_keys(catalogue))
+    return write_report(build_context(readings, registry, catalogue, mirrors, results_dir), out_dir)

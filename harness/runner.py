@@ -27,7 +27,7 @@ from harness.encoders import Encoder, EncoderInfo, load_encoder
 from harness.errors import DataUnavailableError, HarnessError, ResultsError
 from harness.mirror import Mirrors, is_offline
 from harness.registry import ModelSpec
-from harness.results import ResultStore, main_score_of, null_non_finite
+from harness.results import ResultStore, TaskKey, null_non_finite, protocol_score
 from harness.tasks import Task, TaskOutcome
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class CellResult:
     def line(self) -> str:
         """The summary line printed for this cell."""
         head = f"[{self.status}] {self.model} / {self.task}"
-        if self.status in ("done", "skipped") and self.score is not None:
+        if self.status == "skipped" and self.score is not None:
+            return f"{head}: main_score {self.score:.4f}, already in {self.path}"
+        if self.status == "done" and self.score is not None:
             return f"{head}: main_score {self.score:.4f} ({self.seconds:.1f} s) -> {self.path}"
         return f"{head}: {self.error}"
 
@@ -113,7 +115,6 @@ def one_line(exc: BaseException) -> str:
 def result_payload(task: Task, outcome: TaskOutcome, info: EncoderInfo, seconds: float) -> dict[str, Any]:
     """A result document: mteb's TaskResult fields plus the harness provenance block."""
     versions = package_versions()
-    source = info.source
     scores, nulled = null_non_finite(outcome.scores)
     return {
         "dataset_revision": outcome.dataset_revision,
@@ -136,18 +137,8 @@ def result_payload(task: Task, outcome: TaskOutcome, info: EncoderInfo, seconds:
                 "subset": task.spec.subset,
                 "main_score": task.spec.main_score,
             },
-            "data": {"source": outcome.data_source, "revision": outcome.dataset_revision, **outcome.extra},
-            "model": {
-                "name": info.name,
-                "id": info.model_id,
-                "revision": info.revision,
-                "loader": info.loader,
-                "source": source.kind,
-                "location": source.location,
-                "source_revision": source.revision,
-                "dim": info.dim,
-                "n_parameters": info.n_parameters,
-            },
+            "data": {**outcome.data.as_provenance(), "revision": outcome.dataset_revision, **outcome.extra},
+            "model": info.provenance(),
             "seed": SEED,
             "threads": torch_threads(),
             "offline": is_offline(),
@@ -174,11 +165,11 @@ def model_meta(spec: ModelSpec, info: EncoderInfo) -> dict[str, Any]:
 
 
 def _main_score(task: Task, outcome: TaskOutcome) -> float:
-    score = main_score_of({"scores": outcome.scores}, task.spec.split, task.spec.subset)
-    if score is None:
-        raise ResultsError(f"task {task.spec.name}: no finite main_score for split {task.spec.split!r} subset "
-                           f"{task.spec.subset!r} (NaN: constant or empty embeddings?)")
-    return score
+    found = protocol_score(outcome.scores, TaskKey.model_validate(task.spec))
+    if found is None:
+        raise ResultsError(f"task {task.spec.name}: no finite {task.spec.main_score} for split {task.spec.split!r} "
+                           f"subset {task.spec.subset!r} (NaN: constant or empty embeddings?)")
+    return found.value
 
 
 @dataclass(frozen=True)
@@ -266,15 +257,13 @@ class Runner:
         if self.overwrite:
             return None
         try:
-            doc = self.store.completed(spec.id, spec.revision, task.spec.name, task.spec.split, task.spec.subset)
+            done = self.store.completed(spec.id, spec.revision, TaskKey.model_validate(task.spec))
         except ResultsError as exc:
             log.warning("%s; it will be recomputed", exc)
             return None
-        if doc is None:
+        if done is None:
             return None
-        return CellResult(spec.name, task.spec.name, "skipped",
-                          score=main_score_of(doc, task.spec.split, task.spec.subset),
-                          seconds=float(doc.get("evaluation_time") or 0.0),
+        return CellResult(spec.name, task.spec.name, "skipped", score=done.value,
                           path=self.store.path(spec.id, spec.revision, task.spec.name))
 
     def _triage(self, cell: Cell) -> CellResult | None:

@@ -5,7 +5,7 @@ Protocol: the corpus is embedded once as a warm-up, then `repeats` (≥ 5) timed
 multiprocessing off, sentence-transformers with its default `encode` settings, as the published
 figure did). The rate is corpus size / wall time; the median is reported with min and max.
 The default corpus is real text available offline: the first 1,000 documents (title + abstract) of
-the SciFact corpus in the data mirror. `throughput.json` lands next to the model's results.
+the SciFact corpus in the data mirror. The record lands in `<results>/<org__model>/<revision>/harness/throughput.json`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.encoders import Encoder
-from harness.errors import DataUnavailableError, HarnessError
+from harness.data import resolve_dataset
+from harness.errors import HarnessError
 from harness.mirror import Mirrors
+from harness.results import Throughput
 from harness.runner import package_versions, torch_threads
 
-DEFAULT_CORPUS = "scifact"
 DEFAULT_SIZE = 1000
 MIN_REPEATS = 5
-THROUGHPUT_FILE = "throughput.json"
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,18 @@ class Corpus:
                 "mean_chars": statistics.fmean(chars), "mean_words": statistics.fmean(words)}
 
 
+SCIFACT = "mteb/scifact"
+SCIFACT_REVISION = "d56462d0e63a25450459c4f213e49ffdb866f7f9"
+"""The revision mteb's SciFact task pins, for the corpus when it comes from the hub."""
+
+
 def load_corpus(spec: str, mirrors: Mirrors, size: int = DEFAULT_SIZE) -> Corpus:
-    """`scifact` (first `size` SciFact documents from the data mirror) or a text file, one text a line."""
+    """`scifact` (first `size` SciFact documents, from the data mirror or the hub) or a text file, one text a line."""
     if spec == "scifact":
-        path = mirrors.dataset("mteb/scifact")
-        if path is None:
-            raise DataUnavailableError(f"speed corpus 'scifact': no folder {mirrors.data_dir or '<data-dir>'}/mteb/scifact; "
-                                       "give --data-dir or --corpus FILE")
-        texts = []
-        with gzip.open(path / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-            for line in fh:
-                doc = json.loads(line)
-                texts.append(f"{doc.get('title', '')} {doc['text']}".strip())
-                if len(texts) == size:
-                    break
-        return Corpus(f"scifact-{len(texts)}", str(path / "corpus.jsonl.gz"), tuple(texts))
+        source = resolve_dataset(mirrors, SCIFACT, "speed corpus 'scifact'", SCIFACT_REVISION)
+        texts = tuple(_scifact_texts(source, size))
+        where = str(Path(source.location) / "corpus.jsonl.gz") if source.kind == "mirror" else source.describe()
+        return Corpus(f"scifact-{len(texts)}", where, texts)
     path = Path(spec)
     if not path.is_file():
         raise HarnessError(f"--corpus '{spec}' is neither 'scifact' nor a text file (one text per line)")
@@ -66,6 +63,18 @@ def load_corpus(spec: str, mirrors: Mirrors, size: int = DEFAULT_SIZE) -> Corpus
     if not texts:
         raise HarnessError(f"--corpus '{spec}' has no text lines")
     return Corpus(path.stem, str(path.resolve()), texts[:size] if size else texts)
+
+
+def _scifact_texts(source, size: int) -> list[str]:
+    """Title + abstract of the first `size` SciFact documents."""
+    if source.kind == "mirror":
+        with gzip.open(Path(source.location) / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
+            docs = [json.loads(line) for line, _ in zip(fh, range(size))]
+    else:
+        import datasets
+
+        docs = datasets.load_dataset(SCIFACT, "corpus", split=f"corpus[:{size}]", revision=source.revision).to_list()
+    return [f"{doc.get('title', '')} {doc['text']}".strip() for doc in docs]
 
 
 def hardware() -> dict[str, Any]:
@@ -98,19 +107,17 @@ def measure(encoder: Encoder, corpus: Corpus, repeats: int = MIN_REPEATS, progre
             "repetitions": rates, "warmup": 1}
 
 
-def throughput_record(encoder: Encoder, corpus: Corpus, result: dict[str, Any]) -> dict[str, Any]:
+def throughput_record(encoder: Encoder, corpus: Corpus, result: dict[str, Any]) -> Throughput:
+    """The typed record of one measurement: model, rates, corpus, protocol, hardware, versions."""
     info = encoder.info
-    settings = ("model2vec StaticModel.encode(use_multiprocessing=False)" if info.loader == "model2vec"
-                else "sentence-transformers encode() defaults" if info.loader in ("sentence-transformers", "word-vectors")
-                else f"{info.loader} encoder")
-    return {
-        "model": {"name": info.name, "id": info.model_id, "revision": info.revision, "loader": info.loader,
-                  "source": info.source.kind, "n_parameters": info.n_parameters, "dim": info.dim},
+    return Throughput.model_validate({
+        "model": info.provenance(),
         **result,
         "corpus": corpus.describe(),
         "protocol": {"warmup_passes": 1, "timed_passes": len(result["repetitions"]), "statistic": "median",
-                     "unit": "sentences per second: corpus size / wall time of one encode call", "encode": settings},
+                     "unit": "sentences per second: corpus size / wall time of one encode call",
+                     "encode": encoder.settings},
         "hardware": hardware(),
         "packages": package_versions(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    })

@@ -1,43 +1,38 @@
-"""Tables from result files: pure functions, aggregation exactly as the protocol says.
+"""Tables from score records: pure functions, aggregation exactly as the protocol says.
 
-- Every dataset score is read from its result file (`main_score` of the protocol's split and subset;
-  any mteb version, through mteb's own `TaskResult.from_disk`). Files older than mteb 1.11 have no
-  `main_score`; for them the metric that was the main score then is used (Reranking: `map`).
+- Every dataset score is the protocol's metric of the protocol's split and subset, read from a
+  result file of any mteb version (`harness.results.protocol_score`).
 - CQADupstack: the mean of its 12 subset tasks is ONE dataset score; an aggregate
   `CQADupstackRetrieval.json` is used only when the subsets are not all there, never on top of them.
 - A group column is the unweighted mean of its datasets; Avg (MTEB) the mean of the 56 MTEB dataset
   scores; Avg (All) the mean of all 72. Anything with a dataset missing is N/A (NaN here).
-- A model with several revision folders is merged per task: the registry's revision first, then
-  the others by name; the first file holding the needed split and subset wins, and the long table
-  says which file each score came from.
+- Computed and published scores are never mixed: every table is built from the records of one
+  origin, and rows say which.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness.errors import ResultsError
-from harness.registry import Registry
-
-log = logging.getLogger(__name__)
+from harness.results import ScoreRecord, TaskKey
 
 GROUP_COLUMNS = {
     "Classification": "Class", "Clustering": "Clust", "PairClassification": "PairClass", "Reranking": "Rank",
     "Retrieval": "Ret", "STS": "STS", "Summarization": "Sum", "PEARL": "Pearl", "WordSim": "WordSim",
 }
-MTEB_GROUPS = ("Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS", "Summarization")
-TABLE_COLUMNS = ["Model", "Avg (All)", "Avg (MTEB)", *GROUP_COLUMNS.values()]
+TABLE_COLUMNS = ["Avg (All)", "Avg (MTEB)", *GROUP_COLUMNS.values()]
+MTEB_COLUMNS = ["Avg (MTEB)", "Class", "Clust", "PairClass", "Rank", "Ret", "STS", "Sum"]
 CQADUPSTACK = "CQADupstack"
 CQADUPSTACK_AGGREGATE = "CQADupstackRetrieval"
-LEGACY_MAIN_SCORES = {"map_at_1000": ("map",), "max_over_subqueries_map_at_1000": ("map",)}
-NOT_RESULTS = {"model_meta.json", "throughput.json"}
+
+SOURCES = {"paper": "published table", "published": "published per-task", "computed": "computed here"}
+"""Row labels by where a row's numbers come from."""
 
 
 @dataclass(frozen=True)
@@ -67,91 +62,45 @@ def protocol_datasets(catalogue) -> list[Dataset]:
     return datasets
 
 
-def read_score(path: Path, split: str, subset: str, main_score: str) -> float | None:
-    """The protocol score in a result file of any mteb version, or None when the file lacks it."""
-    from mteb.results import TaskResult
-
-    try:
-        result = TaskResult.from_disk(path)
-    except Exception as exc:  # any parse failure of a foreign file is the file's fault
-        raise ResultsError(f"{path}: not a readable mteb result ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    for entry in result.scores.get(split, []):
-        if entry.get("hf_subset") != subset:
-            continue
-        for key in ("main_score", *LEGACY_MAIN_SCORES.get(main_score, ())):
-            value = entry.get(key)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                return float(value)
-    return None
+def task_keys(catalogue) -> dict[str, TaskKey]:
+    """What to read from result files: every catalogue task, plus the CQADupstackRetrieval aggregate."""
+    keys = {name: TaskKey.model_validate(task.spec) for name, task in catalogue.tasks.items()}
+    subsets = [t.spec for t in catalogue.tasks.values() if getattr(t, "aggregate", None) == CQADUPSTACK_AGGREGATE]
+    if subsets:
+        keys[CQADUPSTACK_AGGREGATE] = TaskKey.model_validate(subsets[0]).model_copy(
+            update={"name": CQADUPSTACK_AGGREGATE})
+    return keys
 
 
-def _imported_from(path: Path) -> str:
-    import json
-
-    try:
-        return (json.loads(path.read_text(encoding="utf-8")).get("harness") or {}).get("imported_from") or ""
-    except (OSError, ValueError):
-        return ""
-
-
-def _model_folders(results_dir: Path) -> Iterable[tuple[str, Path]]:
-    for model_dir in sorted(p for p in results_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        yield model_dir.name.replace("__", "/", 1), model_dir
-
-
-def collect(results_dir: str | Path, datasets: Sequence[Dataset], registry: Registry | None = None,
-            errors: list[str] | None = None) -> pd.DataFrame:
-    """The long table: one row per (model, task) with its score and the file it came from.
-
-    Unreadable files are skipped and described in `errors` (when given), else raised.
-    """
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise ResultsError(f"results directory '{results_dir}' does not exist; run `harness run` or give --results-dir")
-    by_id = {spec.id: spec for spec in registry} if registry else {}
-    wanted: dict[str, tuple[Dataset, str]] = {}
-    for ds in datasets:
-        for task in ds.tasks:
-            wanted[task] = (ds, task)
-        if ds.name == CQADUPSTACK:
-            wanted[CQADUPSTACK_AGGREGATE] = (ds, CQADUPSTACK_AGGREGATE)
+def long_table(records: Iterable[ScoreRecord], datasets: Sequence[Dataset],
+               name_of: Callable[[str], str]) -> pd.DataFrame:
+    """One row per record: model, origin, dataset, task, score, the file and how it was read."""
+    by_task = {t: ds for ds in datasets for t in ds.tasks}
+    cqa = next((ds for ds in datasets if ds.name == CQADUPSTACK), None)
+    if cqa is not None:
+        by_task[CQADUPSTACK_AGGREGATE] = cqa
+    records = [r for r in records if r.task in by_task]
+    have = {(r.model_id, r.origin, r.task) for r in records}
     rows = []
-    for model_id, model_dir in _model_folders(results_dir):
-        spec = by_id.get(model_id)
-        revisions = sorted((p for p in model_dir.iterdir() if p.is_dir()),
-                           key=lambda p: (spec is None or p.name != spec.revision, p.name))
-        found: dict[str, dict] = {}
-        for rev_dir in revisions:
-            for path in sorted(rev_dir.glob("*.json")):
-                if path.name in NOT_RESULTS or path.stem not in wanted or path.stem in found:
-                    continue
-                ds, task = wanted[path.stem]
-                try:
-                    score = read_score(path, ds.split, ds.subset, ds.main_score)
-                except ResultsError as exc:
-                    if errors is None:
-                        raise
-                    errors.append(str(exc))
-                    continue
-                if score is None:
-                    continue
-                found[task] = {"model_id": model_id, "model": spec.name if spec else model_id,
-                               "revision": rev_dir.name, "benchmark": ds.benchmark, "group": ds.group,
-                               "dataset": ds.name, "task": task, "split": ds.split, "subset": ds.subset,
-                               "score": score, "counted": True, "source": str(path),
-                               "imported_from": _imported_from(path)}
-        if CQADUPSTACK_AGGREGATE in found:
-            subsets = wanted[CQADUPSTACK_AGGREGATE][0].tasks
-            found[CQADUPSTACK_AGGREGATE]["counted"] = not all(t in found for t in subsets)
-        rows.extend(found.values())
-    columns = ["model_id", "model", "revision", "benchmark", "group", "dataset", "task", "split", "subset",
-               "score", "counted", "source", "imported_from"]
-    return pd.DataFrame(rows, columns=columns)
+    for r in records:
+        ds = by_task[r.task]
+        counted = r.task != CQADUPSTACK_AGGREGATE or not all((r.model_id, r.origin, t) in have for t in ds.tasks)
+        rows.append({"model": name_of(r.model_id), "model_id": r.model_id, "origin": r.origin, "revision": r.revision,
+                     "benchmark": ds.benchmark, "group": ds.group, "dataset": ds.name, "task": r.task,
+                     "split": ds.split, "subset": ds.subset, "metric": r.metric, "score": r.value,
+                     "counted": counted, "source": str(r.path), "mteb_version": r.mteb_version or "",
+                     "note": r.note, "imported_from": r.imported_from})
+    return pd.DataFrame(rows, columns=LONG_COLUMNS)
+
+
+LONG_COLUMNS = ["model", "model_id", "origin", "revision", "benchmark", "group", "dataset", "task", "split", "subset",
+                "metric", "score", "counted", "source", "mteb_version", "note", "imported_from"]
 
 
 def dataset_scores(long: pd.DataFrame, datasets: Sequence[Dataset]) -> pd.DataFrame:
-    """Model × dataset scores (NaN where missing), CQADupstack averaged once over its 12 subsets."""
+    """Model × dataset scores of ONE origin (NaN where missing), CQADupstack averaged once over its subsets."""
+    if long["origin"].nunique() > 1:
+        raise ValueError("dataset_scores takes the records of one origin; computed and published are never mixed")
     models = list(dict.fromkeys(long["model"]))
     table = pd.DataFrame(np.nan, index=pd.Index(models, name="model"), columns=[d.name for d in datasets])
     for model, rows in long.groupby("model", sort=False):
@@ -169,31 +118,43 @@ def _mean_or_nan(values: pd.Series) -> float:
     return float(values.mean()) if len(values) and not values.isna().any() else math.nan
 
 
+def column_datasets(datasets: Sequence[Dataset]) -> dict[str, list[str]]:
+    """Each table column and the datasets it averages."""
+    out = {"Avg (All)": [d.name for d in datasets], "Avg (MTEB)": [d.name for d in datasets if d.benchmark == "MTEB"]}
+    for group, column in GROUP_COLUMNS.items():
+        out[column] = [d.name for d in datasets if d.group == group]
+    return out
+
+
 def aggregate(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> pd.DataFrame:
     """The main-table columns (0–1 scale, NaN = N/A) for every model of `scores`."""
-    by_group = {g: [d.name for d in datasets if d.group == g] for g in GROUP_COLUMNS}
-    mteb = [d.name for d in datasets if d.benchmark == "MTEB"]
     out = pd.DataFrame(index=scores.index)
-    out["Avg (All)"] = scores[[d.name for d in datasets]].apply(_mean_or_nan, axis=1)
-    out["Avg (MTEB)"] = scores[mteb].apply(_mean_or_nan, axis=1)
-    for group, column in GROUP_COLUMNS.items():
-        out[column] = scores[by_group[group]].apply(_mean_or_nan, axis=1) if by_group[group] else math.nan
+    for column, names in column_datasets(datasets).items():
+        out[column] = scores[names].apply(_mean_or_nan, axis=1) if names else math.nan
+    return out[TABLE_COLUMNS]
+
+
+def missing_datasets(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> dict[str, dict[str, list[str]]]:
+    """For each model: the N/A columns and the datasets each one misses."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for model in scores.index:
+        row = scores.loc[model]
+        out[model] = {column: [n for n in names if math.isnan(row[n])]
+                      for column, names in column_datasets(datasets).items()
+                      if names and row[names].isna().any()}
     return out
 
 
 def partial_table(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Means over the datasets every listed model has, and the count of such datasets per group."""
+    """Means over the datasets every listed model has, and the count of such datasets per column."""
     shared = [d for d in datasets if d.name in scores.columns and scores[d.name].notna().all()]
-    counts = {GROUP_COLUMNS[g]: sum(d.group == g for d in shared) for g in GROUP_COLUMNS}
-    counts["Avg (All)"] = len(shared)
-    counts["Avg (MTEB)"] = sum(d.benchmark == "MTEB" for d in shared)
+    counts = {column: len(names) for column, names in column_datasets(shared).items()}
     return aggregate(scores[[d.name for d in shared]], shared), counts
 
 
-def order_models(models: Iterable[str], registry: Registry | None) -> list[str]:
-    """Registry order first, then any other model alphabetically."""
-    models = list(models)
-    known = [spec.name for spec in registry] if registry else []
+def order_models(models: Iterable[str], known: Sequence[str]) -> list[str]:
+    """The `known` (registry) order first, then any other model alphabetically."""
+    models = list(dict.fromkeys(models))
     return [m for m in known if m in models] + sorted(m for m in models if m not in known)
 
 
@@ -211,11 +172,30 @@ def compare(ours: pd.DataFrame, published: pd.DataFrame, tolerance: float = 0.05
     for model in ours.index.intersection(published.index):
         for column in published.columns.intersection(ours.columns):
             mine, theirs = ours.loc[model, column], published.loc[model, column]
-            if isinstance(mine, float) and isinstance(theirs, float) and not (math.isnan(mine) or math.isnan(theirs)):
-                diff = round(mine - theirs, 2)
-                rows.append({"model": model, "column": column, "ours": mine, "published": theirs,
+            if not (math.isnan(mine) or math.isnan(theirs)):
+                diff = round(float(mine) - float(theirs), 2)
+                rows.append({"model": model, "column": column, "ours": float(mine), "published": float(theirs),
                              "difference": diff, "flag": "!" if abs(diff) > tolerance + 1e-9 else ""})
     return pd.DataFrame(rows, columns=["model", "column", "ours", "published", "difference", "flag"])
+
+
+def agreement(long: pd.DataFrame, tolerance: float = 0.05) -> pd.DataFrame:
+    """Every (model, task) with both a computed and a published score: both (×100), their difference,
+    flagged beyond `tolerance` (×100)."""
+    counted = long[long["counted"]]
+    computed = counted[counted["origin"] == "computed"].set_index(["model", "task"])
+    published = counted[counted["origin"] == "published"].set_index(["model", "task"])
+    both = computed.index.intersection(published.index)
+    rows = []
+    for model, task in both:
+        ours, theirs = 100 * computed.loc[(model, task), "score"], 100 * published.loc[(model, task), "score"]
+        diff = ours - theirs
+        rows.append({"model": model, "task": task, "group": computed.loc[(model, task), "group"], "computed": ours,
+                     "published": theirs, "difference": diff, "flag": "!" if abs(diff) > tolerance else "",
+                     "computed_file": computed.loc[(model, task), "source"],
+                     "published_file": published.loc[(model, task), "source"]})
+    return pd.DataFrame(rows, columns=["model", "task", "group", "computed", "published", "difference", "flag",
+                                       "computed_file", "published_file"])
 
 
 def published_table(name: str) -> pd.DataFrame:
@@ -266,3 +246,41 @@ def ablation_findings(scores: pd.DataFrame, families: Sequence[str], published: 
                          "holds (ours)": "" if math.isnan(ours) else ("yes" if ours > 0 else "no"),
                          "holds (published)": "" if math.isnan(theirs) else ("yes" if theirs > 0 else "no")})
     return pd.DataFrame(rows)
+
+
+def table_rows(scores: dict[str, pd.DataFrame], datasets: Sequence[Dataset], paper: pd.DataFrame,
+               models: Sequence[str]) -> tuple[pd.DataFrame, dict[tuple[str, str], dict[str, list[str]]]]:
+    """Rows of a table (×100), each marked by its source: for every model, the paper's row when it has
+    one, then one row per origin with results. Also the missing datasets behind each N/A cell."""
+    rows, index, na = [], [], {}
+    for model in models:
+        if model in paper.index:
+            rows.append(paper.loc[model].reindex(TABLE_COLUMNS))
+            index.append((model, "paper"))
+        for origin in ("published", "computed"):
+            table = scores.get(origin)
+            if table is not None and model in table.index:
+                one = table.loc[[model]]
+                rows.append(as_percent(aggregate(one, datasets)).iloc[0])
+                index.append((model, origin))
+                na[(model, origin)] = missing_datasets(one, datasets)[model]
+    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    frame.index = pd.MultiIndex.from_tuples(index, names=["Model", "Source"])
+    return frame, na
+
+
+def differences(rows: pd.DataFrame, tolerance: float = 0.05) -> pd.DataFrame:
+    """Every cell of a non-paper row that the paper row of the same model also has: both values and
+    the difference (×100), flagged beyond `tolerance`."""
+    out = []
+    for (model, source), row in rows.iterrows():
+        if source == "paper" or (model, "paper") not in rows.index:
+            continue
+        paper = rows.loc[(model, "paper")]
+        for column, value in row.items():
+            if not (math.isnan(value) or math.isnan(paper[column])):
+                diff = round(float(value) - float(paper[column]), 2)
+                out.append({"model": model, "source": source, "column": column, "value": float(value),
+                            "paper": float(paper[column]), "difference": diff,
+                            "flag": "!" if abs(diff) > tolerance + 1e-9 else ""})
+    return pd.DataFrame(out, columns=["model", "source", "column", "value", "paper", "difference", "flag"])

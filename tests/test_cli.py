@@ -22,15 +22,19 @@ def _run(tmp_path, data_dir, *args):
                  "--data-dir", str(data_dir), *args])
 
 
-def test_models_lists_every_entry_with_offline_source(capsys):
-    assert main(["models"]) == 0
+def test_models_lists_every_entry_with_offline_source(capsys, tmp_path):
+    assert main(["models", "--model-dir", str(tmp_path)]) == 0  # an empty model mirror
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
-    assert len(load_registry()) == 24
     for spec in load_registry():
         assert spec.name in lines
+    assert f"\n{len(load_registry())} models;" in out
     assert " package " in lines["GloVe_6B_50d"] and " package " in lines["all-MiniLM-L6-v2"]
     assert " - " in lines["potion-base-8M"]
+    (tmp_path / "minishlab" / "potion-base-8M").mkdir(parents=True)
+    assert main(["models", "--model-dir", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line and line[0] != " "}
+    assert " mirror " in lines["potion-base-8M"]
 
 
 def test_tasks_lists_wordsim_group_with_local_data(capsys, data_dir):
@@ -100,12 +104,14 @@ def test_a_task_that_raises_is_recorded_and_the_rest_still_run(tmp_path, data_di
     assert report.cells[1].error == "RuntimeError: simulated encoder crash"
     assert not report.ok
     store = ResultStore(tmp_path)
-    assert store.read(spec.id, spec.revision, "SimLex") is None
-    assert store.read(spec.id, spec.revision, "rel353") is not None
+    assert not store.path(spec.id, spec.revision, "SimLex").exists()
+    assert store.path(spec.id, spec.revision, "rel353").is_file()
 
 
 def test_model_load_failure_does_not_stop_other_models(tmp_path, data_dir, capsys):
-    code = _run(tmp_path, data_dir, "-m", "potion-base-8M", "GloVe_6B_50d", "-t", "rel353", "--offline")
+    (tmp_path / "no-models").mkdir()  # an empty model mirror: potion-base-8M cannot load offline
+    code = _run(tmp_path, data_dir, "-m", "potion-base-8M", "GloVe_6B_50d", "-t", "rel353", "--offline",
+                "--model-dir", str(tmp_path / "no-models"))
     assert code == 1
     captured = capsys.readouterr()
     assert "[done] GloVe_6B_50d / rel353" in captured.out

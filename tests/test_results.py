@@ -1,17 +1,24 @@
-"""The result store: atomic writes, refusal of non-finite numbers, completeness, unreadable files."""
+"""The results folder: atomic writes, refusal of non-finite numbers, completeness by the protocol's
+metric, unreadable files, write failures, and a layout mteb's own ResultCache reads."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from harness.errors import ResultsError
-from harness.results import ResultStore, main_score_of, read_json, write_json_atomic
+from harness.results import (
+    ResultStore, TaskKey, Throughput, protocol_score, read_folder, read_json, read_throughputs, write_json_atomic,
+)
+
+MEN = TaskKey(name="MEN", split="test", subset="default", main_score="cosine_spearman")
 
 
-def _doc(task="MEN", score=0.5, split="test", subset="default"):
-    return {"task_name": task, "scores": {split: [{"hf_subset": subset, "main_score": score}]}}
+def _doc(task="MEN", score=0.5, split="test", subset="default", metric="cosine_spearman"):
+    return {"task_name": task, "scores": {split: [{"hf_subset": subset, "main_score": score, metric: score,
+                                                   "languages": ["eng-Latn"]}]}}
 
 
 def test_layout_is_mtebs(tmp_path):
@@ -25,7 +32,7 @@ def test_layout_is_mtebs(tmp_path):
 def test_non_finite_numbers_are_refused_and_old_file_kept(tmp_path, bad):
     store = ResultStore(tmp_path)
     path = store.write("org/model", "rev", "MEN", _doc(score=0.25))
-    with pytest.raises(ResultsError, match=r"MEN.json.scores.test\[0\].main_score is"):
+    with pytest.raises(ResultsError, match=r"MEN.json.scores.test\[0\].main_score is not a finite number"):
         store.write("org/model", "rev", "MEN", _doc(score=bad))
     assert read_json(path)["scores"]["test"][0]["main_score"] == 0.25
     assert [p.name for p in path.parent.iterdir()] == ["MEN.json"]
@@ -45,14 +52,48 @@ def test_interrupted_write_leaves_previous_file_and_no_temp(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["X.json"]
 
 
-def test_completeness_needs_split_subset_and_finite_score(tmp_path):
+def test_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "X.json"
+    write_json_atomic(path, {"a": 1})
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", full)
+    with pytest.raises(ResultsError, match=rf"cannot write {path} \(No space left on device\); free some space"):
+        write_json_atomic(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["X.json"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_results_folder_is_refused_up_front(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(ResultsError, match="is not writable"):
+            ResultStore(tmp_path / "results").check_writable()
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_results_folder_under_a_file_is_refused_up_front(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ResultsError, match=rf"results folder '{tmp_path}/file/results' is not writable"):
+        ResultStore(tmp_path / "file" / "results").check_writable()
+
+
+def test_completeness_needs_split_subset_and_the_protocol_metric(tmp_path):
     store = ResultStore(tmp_path)
-    assert not store.is_complete("o/m", "r", "MEN", "test", "default")
+    assert store.completed("o/m", "r", MEN) is None
     store.write("o/m", "r", "MEN", _doc(subset="en"))
-    assert not store.is_complete("o/m", "r", "MEN", "test", "default")
-    assert store.is_complete("o/m", "r", "MEN", "test", "en")
+    assert store.completed("o/m", "r", MEN) is None
+    assert store.completed("o/m", "r", MEN.model_copy(update={"subset": "en"})).value == 0.5
     store.write("o/m", "r", "MEN", _doc(task="Other"))
-    assert not store.is_complete("o/m", "r", "MEN", "test", "default")
+    assert store.completed("o/m", "r", MEN) is None
+    store.write("o/m", "r", "MEN", _doc(metric="pearson"))  # a main_score without the protocol's metric
+    assert store.completed("o/m", "r", MEN) is None
 
 
 def test_unreadable_file_is_named(tmp_path):
@@ -60,13 +101,19 @@ def test_unreadable_file_is_named(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     with pytest.raises(ResultsError, match=rf"{path}: not valid JSON"):
-        ResultStore(tmp_path).is_complete("o/m", "r", "MEN", "test", "default")
+        ResultStore(tmp_path).completed("o/m", "r", MEN)
 
 
-def test_main_score_of_ignores_missing_and_non_numbers():
-    assert main_score_of(_doc(score="high"), "test", "default") is None
-    assert main_score_of({"scores": None}, "test", "default") is None
-    assert main_score_of(_doc(score=1), "test", "default") == 1.0
+def test_protocol_score_reads_the_metric_not_the_files_main_score():
+    entry = {"hf_subset": "default", "accuracy": 0.69, "ap": 0.12, "main_score": 0.12}
+    key = TaskKey(name="Toxic", split="test", subset="default", main_score="accuracy")
+    found = protocol_score({"test": [entry]}, key)
+    assert found.value == 0.69 and found.metric == "accuracy"
+    assert "main_score 0.1200 is not accuracy" in found.note
+    old = TaskKey(name="R", split="test", subset="default", main_score="map_at_1000", metric_aliases=("map",))
+    assert protocol_score({"test": [{"map": 0.3, "main_score": 0.3}]}, old).metric == "map"
+    assert protocol_score({"test": [{"accuracy": "high"}]}, key) is None
+    assert protocol_score(None, key) is None
 
 
 def test_undefined_metrics_become_null_and_are_listed():
@@ -75,3 +122,50 @@ def test_undefined_metrics_become_null_and_are_listed():
     clean, places = null_non_finite({"test": [{"main_score": 0.8, "ap": float("nan"), "x": [1.0, float("inf")]}]})
     assert clean == {"test": [{"main_score": 0.8, "ap": None, "x": [1.0, None]}]}
     assert places == ["scores.test[0].ap", "scores.test[0].x[1]"]
+
+
+def _throughput(speed=100.0) -> Throughput:
+    return Throughput.model_validate({
+        "model": {"name": "m", "id": "o/m", "revision": "r", "loader": "model2vec", "source": "mirror"},
+        "sentences_per_second": speed, "min": speed, "max": speed, "repetitions": [speed] * 5, "warmup": 1,
+        "corpus": {"name": "c"}, "protocol": {}, "hardware": {}})
+
+
+def test_throughput_lives_where_mtebs_loader_does_not_look_and_old_place_is_still_read(tmp_path):
+    store = ResultStore(tmp_path)
+    legacy = tmp_path / "o__m" / "r" / "throughput.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(_throughput(50.0).model_dump_json())
+    assert read_throughputs(tmp_path)["o/m"].sentences_per_second == 50.0
+    store.write("o/m", "r", "MEN", _doc())  # the next write moves it out of the task files
+    assert not legacy.exists() and (tmp_path / "o__m" / "r" / "harness" / "throughput.json").is_file()
+    assert store.throughput("o/m", "r").sentences_per_second == 50.0
+    path = store.write_throughput("o/m", "r", _throughput(80.0))
+    assert path == tmp_path / "o__m" / "r" / "harness" / "throughput.json"
+    assert read_throughputs(tmp_path)["o/m"].sentences_per_second == 80.0
+
+
+def test_a_malformed_throughput_file_is_one_line(tmp_path):
+    path = tmp_path / "o__m" / "r" / "harness" / "throughput.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"sentences_per_second": 1.0}))
+    with pytest.raises(ResultsError, match=rf"{path}: not a throughput record \(field 'model'"):
+        read_throughputs(tmp_path)
+
+
+def test_reader_merges_revisions_registry_first_and_external_last(tmp_path):
+    def put(rev, value):
+        path = tmp_path / "o__m" / rev / "MEN.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**_doc(score=value), "mteb_version": "2.0.0", "dataset_revision": "x",
+                                    "evaluation_time": 1.0}))
+
+    put("external", 0.1)
+    put("aaa", 0.2)
+    put("pinned", 0.3)
+    reading = read_folder(tmp_path, {"MEN": MEN}, "published", {"o/m": "pinned"}.get)
+    (record,) = reading.records
+    assert record.value == 0.3 and record.origin == "published" and record.revision == "pinned"
+    assert reading.notes == ["o__m MEN: pinned/MEN.json used; also in aaa, external (not used)"]
+    (record,) = read_folder(tmp_path, {"MEN": MEN}, "published").records
+    assert record.revision == "aaa"

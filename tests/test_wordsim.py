@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from harness.errors import DataUnavailableError
+from harness.errors import CorruptDataError, DataUnavailableError
 from harness.mirror import Mirrors
 from harness.tasks.wordsim import DATASETS, WordSimTask, cosine_rows, parse_pairs
 
@@ -23,7 +23,7 @@ def test_parse_recipe_columns_and_underscores():
 
 
 def test_bad_line_names_file_and_line():
-    with pytest.raises(DataUnavailableError, match=r"men.txt:2: WordSim MEN"):
+    with pytest.raises(CorruptDataError, match=r"men.txt:2: WordSim MEN"):
         parse_pairs("a\tb\t1\nonly-one-column\n", BY_NAME["MEN"], "men.txt")
 
 
@@ -37,13 +37,26 @@ def test_cosine_of_zero_vector_is_zero():
 def test_every_dataset_loads_with_published_size_and_pinned_hash(ds, mirrors):
     w1, w2, gold, source, digest = WordSimTask(ds).load(mirrors)
     assert len(w1) == len(w2) == len(gold) == ds.rows
-    assert source.endswith(f"wordsim/{ds.file}")
-    assert digest == ds.sha256
+    assert source.location.endswith(f"wordsim/{ds.file}")
+    assert digest == ds.sha256 and source.fingerprint.files == 1
+    if (mirrors.data_dir / "SHA256SUMS.txt").is_file():
+        assert source.fingerprint.checksums == "match"
+
+
+@pytest.mark.parametrize("content", ["", "word1\tword2\tscore\n"], ids=["empty", "one line"])
+def test_a_file_with_fewer_than_two_pairs_is_one_line_naming_it(tmp_path, content, glove):
+    from harness.errors import CorruptDataError
+
+    (tmp_path / "wordsim").mkdir()
+    path = tmp_path / "wordsim" / "men.txt"
+    path.write_text(content.replace("score", "1.0"))
+    with pytest.raises(CorruptDataError, match=rf"{path}: WordSim MEN has [01] word pair\(s\)"):
+        WordSimTask(BY_NAME["MEN"]).evaluate(glove, Mirrors(data_dir=tmp_path))
 
 
 def test_missing_file_offline_names_dataset_and_folder(tmp_path):
     task = WordSimTask(BY_NAME["MEN"])
-    with pytest.raises(DataUnavailableError, match=rf"WordSim MEN: no file at {tmp_path}/wordsim/men.txt"):
+    with pytest.raises(DataUnavailableError, match=rf"WordSim MEN: no folder {tmp_path}/wordsim and offline"):
         task.load(Mirrors(data_dir=tmp_path))
 
 

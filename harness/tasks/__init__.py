@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harness.data import DataSource
 from harness.encoders import Encoder
 from harness.errors import UnknownTaskError
 from harness.mirror import Mirrors
@@ -30,6 +31,10 @@ class TaskSpec:
     subset: str = "default"
     languages: tuple[str, ...] = ("eng-Latn",)
     description: str = ""
+    metric_aliases: tuple[str, ...] = ()
+    """Older names of `main_score` in result files of earlier versions (e.g. Reranking's `map` before mteb 2)."""
+    benchmark_split: str | None = None
+    """The split the benchmark's own definition evaluates when it is not the protocol's (MSMARCO: `dev`)."""
 
 
 @dataclass
@@ -38,8 +43,8 @@ class TaskOutcome:
 
     scores: dict[str, list[dict[str, Any]]]
     dataset_revision: str
-    data_source: str
-    """Folder or URL the data was actually read from."""
+    data: DataSource
+    """Where the data was actually read from, with the fingerprint of a mirror folder."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further provenance (e.g. sha256 of the files read)."""
 

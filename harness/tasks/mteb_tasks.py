@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder, EncoderInfo
-from harness.errors import DataUnavailableError
-from harness.mirror import Mirrors, is_offline
+from harness.mirror import Mirrors
 from harness.tasks import TaskOutcome, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 BENCHMARK = "MTEB(eng, v1)"
 SPLIT = "test"
 GROUPS = ("Classification", "Clustering", "PairClassification", "Reranking", "Retrieval", "STS", "Summarization")
+METRIC_ALIASES = {"map_at_1000": ("map",), "max_over_subqueries_map_at_1000": ("map",)}
+"""mteb 2 renamed Reranking's main metric; files of mteb 1.x and earlier call it `map`."""
 
 
 def mteb_model_meta(info: EncoderInfo):
@@ -68,17 +70,13 @@ class MtebEncoder:
         return pairwise_cos_sim(embeddings1, embeddings2)
 
 
-def with_local_data(task, mirrors: Mirrors):
-    """`task` reading from `<data-dir>/<dataset path>` when that folder exists: (task, source)."""
-    path = task.metadata.dataset["path"]
-    local = mirrors.dataset(path)
-    if local is not None:
-        task.metadata = task.metadata.model_copy(update={"dataset": {**task.metadata.dataset, "path": str(local)}})
-        return task, str(local)
-    if is_offline():
-        looked = mirrors.data_dir / path if mirrors.data_dir else f"<data-dir>/{path} (no --data-dir given)"
-        raise DataUnavailableError(f"MTEB {task.metadata.name}: no folder {looked} and offline; give --data-dir")
-    return task, f"hub:{path}@{task.metadata.dataset.get('revision')}"
+def with_local_data(task, mirrors: Mirrors) -> tuple[Any, DataSource]:
+    """`task` reading from `<data-dir>/<dataset path>` when that folder exists, and where it reads from."""
+    dataset = task.metadata.dataset
+    source = resolve_dataset(mirrors, dataset["path"], f"MTEB {task.metadata.name}", dataset.get("revision"))
+    if source.kind == "mirror":
+        task.metadata = task.metadata.model_copy(update={"dataset": {**dataset, "path": source.location}})
+    return task, source
 
 
 class MtebTask:
@@ -106,14 +104,15 @@ class MtebTask:
         import mteb
 
         task, source = with_local_data(self.factory(), mirrors)
-        result = mteb.evaluate(MtebEncoder(encoder), task, cache=None, overwrite_strategy="always",
-                               show_progress_bar=False, raise_error=True)
+        with content_keyed_cache(source):
+            result = mteb.evaluate(MtebEncoder(encoder), task, cache=None, overwrite_strategy="always",
+                                   show_progress_bar=False, raise_error=True)
         (task_result,) = result.task_results
         doc = task_result.to_dict()
         return TaskOutcome(
             scores=doc["scores"],
             dataset_revision=doc.get("dataset_revision") or "",
-            data_source=source,
+            data=source,
             extra={"hub_path": self.dataset_path, "mteb_evaluation_time": doc.get("evaluation_time"),
                    **({"aggregate": self.aggregate} if self.aggregate else {})},
         )
@@ -133,9 +132,11 @@ def _spec(task, aggregate: str | None = None) -> TaskSpec:
     (subset,) = task.hf_subsets
     langs = meta.eval_langs[subset] if isinstance(meta.eval_langs, dict) else meta.eval_langs
     note = f"part of {aggregate}; " if aggregate else ""
+    own_split = task.eval_splits[0] if len(task.eval_splits) == 1 and task.eval_splits[0] != SPLIT else None
     return TaskSpec(name=meta.name, benchmark="MTEB", group=meta.type, main_score=meta.main_score,
                     split=SPLIT, subset=subset, languages=tuple(langs),
-                    description=f"{note}{meta.dataset['path']} [{subset}]")
+                    description=f"{note}{meta.dataset['path']} [{subset}]",
+                    metric_aliases=METRIC_ALIASES.get(meta.main_score, ()), benchmark_split=own_split)
 
 
 @functools.lru_cache(maxsize=1)

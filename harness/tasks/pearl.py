@@ -9,7 +9,7 @@ package (a dependency), which ships the same files.
 |---|---|
 | bird | Pearson r between (cos + 1) / 2 of the two terms and the relatedness score |
 | turney | accuracy: argmax of dot(query, candidate) over [label, candidate_1..4] is the label |
-| ppdb, ppdb_filtered | test accuracy of the probe of `harness.probe` on [emb(p1); emb(p2)] |
+| ppdb, ppdb_filtered | test accuracy of the probe of `harness.probe` on [emb(p1); emb(p2)] (seed 42; further seeds give the spread) |
 | yago, umls | accuracy: the nearest `kb` entity name (cosine) to each query is its label |
 | conll, bc5cdr | NMI of KMeans(n_clusters = number of labels, random_state=0); empty entity → "NA" |
 | autofj | accuracy of matching each right title to its nearest left title (cosine), mean over 50 tables |
@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder
-from harness.errors import DataUnavailableError
-from harness.mirror import Mirrors, is_offline
+from harness.errors import DataUnavailableError, HarnessError
+from harness.mirror import Mirrors
 from harness.tasks import TaskOutcome, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,26 @@ log = logging.getLogger(__name__)
 HUB_ID = "Lihuchen/pearl_benchmark"
 HUB_REVISION = "main"
 AUTOFJ_FOLDER = "autofj/benchmark"
+DEFAULT_PROBE_SEEDS = 4
+"""ppdb/ppdb_filtered: further probe seeds besides the protocol's, for the seed spread in the result."""
+
+
+@dataclass
+class Inputs:
+    """What a scorer may need besides the encoder and the dataset's rows; `extra` collects provenance."""
+
+    mirrors: Mirrors
+    kb_names: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+def probe_seeds() -> int:
+    """Further probe seeds for ppdb's seed spread: HARNESS_PROBE_SEEDS (`harness run --probe-seeds`)."""
+    value = os.environ.get("HARNESS_PROBE_SEEDS", str(DEFAULT_PROBE_SEEDS))
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise HarnessError(f"HARNESS_PROBE_SEEDS={value!r}: expected a whole number of further seeds") from None
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -50,7 +73,7 @@ def _encode_unique(encoder: Encoder, texts: Sequence[str]) -> Callable[[Sequence
     return lambda items: emb[[index[t] for t in items]]
 
 
-def score_bird(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
+def score_bird(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
     from scipy.stats import pearsonr
 
     t1, t2 = [r["term1"] for r in rows], [r["term2"] for r in rows]
@@ -60,7 +83,7 @@ def score_bird(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
     return {"main_score": r, "pearson": r}
 
 
-def score_turney(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
+def score_turney(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
     cols = ["query", "label", "candidate_1", "candidate_2", "candidate_3", "candidate_4"]
     emb = _encode_unique(encoder, [r[c] for r in rows for c in cols])
     correct = 0
@@ -71,19 +94,20 @@ def score_turney(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
     return {"main_score": acc, "accuracy": acc}
 
 
-def score_ppdb(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
-    from harness.probe import run_probe
+def score_ppdb(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
+    from harness.probe import DTYPE, run_with_spread
 
     p1, p2 = [r["phrase_1"] for r in rows], [r["phrase_2"] for r in rows]
     emb = _encode_unique(encoder, p1 + p2)
     features = np.concatenate([emb(p1), emb(p2)], axis=1).astype(np.float32)
     labels = np.array([1 if r["label"] == "pos" else 0 for r in rows], dtype=np.int64)
-    result = run_probe(features, labels)
-    return {"main_score": result.test_accuracy, "accuracy": result.test_accuracy,
-            "epochs": result.epochs, "best_val_accuracy": result.best_val_accuracy}
+    result, spread = run_with_spread(features, labels, probe_seeds())
+    inputs.extra["probe"] = {"dtype": DTYPE, "threads": 1, "deterministic": True, "seed": result.seed}
+    return {"main_score": result.test_accuracy, "accuracy": result.test_accuracy, "epochs": result.epochs,
+            "best_val_accuracy": result.best_val_accuracy, **({"seed_spread": spread} if spread else {})}
 
 
-def score_clustering(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
+def score_clustering(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
     from sklearn.cluster import KMeans
     from sklearn.metrics.cluster import normalized_mutual_info_score
 
@@ -94,8 +118,8 @@ def score_clustering(encoder: Encoder, rows: list[dict]) -> dict[str, float]:
     return {"main_score": nmi, "nmi": nmi}
 
 
-def score_retrieval(encoder: Encoder, rows: list[dict], kb_names: list[str]) -> dict[str, float]:
-    names = [n for n in kb_names if n is not None]
+def score_retrieval(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
+    names = [n for n in inputs.kb_names if n is not None]
     kb = _unit(encoder.encode(names))
     queries = _unit(encoder.encode([r["query"] for r in rows]))
     hits = 0
@@ -130,10 +154,10 @@ def autofj_tables(name: str, mirrors: Mirrors) -> tuple[list[str], list[str], li
     return left, right, gt, str(folder.parent)
 
 
-def score_autofj(encoder: Encoder, rows: list[dict], mirrors: Mirrors) -> tuple[dict[str, float], str]:
-    per_table, source = {}, ""
+def score_autofj(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
+    per_table = {}
     for name in (r["Dataset"] for r in rows):
-        left, right, gt, source = autofj_tables(name, mirrors)
+        left, right, gt, inputs.extra["autofj_tables"] = autofj_tables(name, inputs.mirrors)
         truth = {r: l for l, r in gt}  # right title -> left title (the last pair wins, as published)
         left_emb, right_emb = _unit(encoder.encode(left)), _unit(encoder.encode(right))
         correct = total = 0
@@ -144,83 +168,87 @@ def score_autofj(encoder: Encoder, rows: list[dict], mirrors: Mirrors) -> tuple[
             total += 1
         per_table[name] = correct / total
     mean = float(np.mean(list(per_table.values())))
-    return {"main_score": mean, "accuracy": mean, "per_table": per_table}, source
+    return {"main_score": mean, "accuracy": mean, "per_table": per_table}
+
+
+@dataclass(frozen=True)
+class PearlDataset:
+    kind: str
+    metric: str
+    """The field of the score the tables read (main_score)."""
+    score: Callable[[Encoder, list[dict], Inputs], dict]
+    split: str = "test"
+    needs_kb: bool = False
+
+
+DATASETS: dict[str, PearlDataset] = {
+    "bird": PearlDataset("relatedness", "pearson", score_bird),
+    "turney": PearlDataset("similarity", "accuracy", score_turney),
+    "ppdb": PearlDataset("paraphrase", "accuracy", score_ppdb),
+    "ppdb_filtered": PearlDataset("paraphrase", "accuracy", score_ppdb),
+    "yago": PearlDataset("entity retrieval", "accuracy", score_retrieval, needs_kb=True),
+    "umls": PearlDataset("entity retrieval", "accuracy", score_retrieval, split="umls", needs_kb=True),
+    "conll": PearlDataset("entity clustering", "nmi", score_clustering),
+    "bc5cdr": PearlDataset("entity clustering", "nmi", score_clustering),
+    "autofj": PearlDataset("fuzzy join", "accuracy", score_autofj),
+}
+"""The nine PEARL datasets: what each measures, its metric, its scorer and where its rows are."""
 
 
 class PearlTask:
     """One PEARL dataset."""
 
-    KINDS = {"bird": "relatedness", "turney": "similarity", "ppdb": "paraphrase", "ppdb_filtered": "paraphrase",
-             "yago": "entity retrieval", "umls": "entity retrieval", "conll": "entity clustering",
-             "bc5cdr": "entity clustering", "autofj": "fuzzy join"}
-
     def __init__(self, name: str):
         self.name = name
-        main = {"bird": "pearson", "conll": "nmi", "bc5cdr": "nmi"}.get(name, "accuracy")
-        self.spec = TaskSpec(name=name, benchmark="PEARL", group="PEARL", main_score=main,
-                             description=f"PEARL {self.KINDS[name]} ({HUB_ID}, config {name})")
-        self.split = "umls" if name == "umls" else "test"
+        self.dataset = DATASETS[name]
+        self.spec = TaskSpec(name=name, benchmark="PEARL", group="PEARL", main_score=self.dataset.metric,
+                             description=f"PEARL {self.dataset.kind} ({HUB_ID}, config {name})")
 
-    def _folder(self, mirrors: Mirrors) -> Path | None:
-        return mirrors.dataset(HUB_ID)
-
-    def _has_config(self, folder: Path, config: str) -> bool:
-        readme = folder / "README.md"
-        return readme.is_file() and f"config_name: {config}\n" in readme.read_text(encoding="utf-8")
+    def _configs(self) -> list[str]:
+        return [self.name, "kb"] if self.dataset.needs_kb else [self.name]
 
     def missing_data(self, mirrors: Mirrors) -> str | None:
-        folder = self._folder(mirrors)
+        folder = mirrors.dataset(HUB_ID)
         if folder is None:
             return f"no folder {mirrors.data_dir or '<data-dir> (none given)'}/{HUB_ID}"
-        for config in ([self.name, "kb"] if self.name in ("yago", "umls") else [self.name]):
-            if not self._has_config(folder, config):
-                what = "knowledge base (config 'kb')" if config == "kb" else f"config '{config}'"
-                return f"{what} missing from {folder}"
+        for config in self._configs():
+            if not _has_config(folder, config):
+                return f"{_config_label(config)} missing from {folder}"
         return None
 
-    def _load(self, config: str, split: str, mirrors: Mirrors) -> tuple[list[dict], str]:
+    def _load(self, source: DataSource, config: str, split: str) -> list[dict]:
         import datasets
 
-        folder = self._folder(mirrors)
-        if folder is not None:
-            if not self._has_config(folder, config):
-                what = "knowledge base (config 'kb')" if config == "kb" else f"config '{config}'"
-                raise DataUnavailableError(f"PEARL {self.name}: {what} missing from {folder}; "
-                                           f"complete it with `hf download --repo-type dataset {HUB_ID}`")
-            source = str(folder)
-        elif is_offline():
-            looked = mirrors.data_dir / HUB_ID if mirrors.data_dir else f"<data-dir>/{HUB_ID} (no --data-dir given)"
-            raise DataUnavailableError(f"PEARL {self.name}: no folder {looked} and offline; give --data-dir")
-        else:
-            source = f"hub:{HUB_ID}@{HUB_REVISION}"
-        path = str(folder) if folder is not None else HUB_ID
-        kwargs = {} if folder is not None else {"revision": HUB_REVISION}
-        return datasets.load_dataset(path, config, split=split, **kwargs).to_list(), source
+        if source.kind == "mirror":
+            if not _has_config(Path(source.location), config):
+                raise DataUnavailableError(f"PEARL {self.name}: {_config_label(config)} missing from "
+                                           f"{source.location}; complete it with "
+                                           f"`hf download --repo-type dataset {HUB_ID}`")
+            with content_keyed_cache(source):
+                return datasets.load_dataset(source.location, config, split=split).to_list()
+        return datasets.load_dataset(HUB_ID, config, split=split, revision=HUB_REVISION).to_list()
 
     def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome:
-        if self.name in ("yago", "umls"):  # check the knowledge base first: it is what a mirror may lack
-            kb, _ = self._load("kb", self.name, mirrors)
-        rows, source = self._load(self.name, self.split, mirrors)
-        extra: dict = {"config": self.name, "split": self.split, "n_rows": len(rows)}
-        if self.name == "bird":
-            score = score_bird(encoder, rows)
-        elif self.name == "turney":
-            score = score_turney(encoder, rows)
-        elif self.name in ("ppdb", "ppdb_filtered"):
-            score = score_ppdb(encoder, rows)
-        elif self.name in ("conll", "bc5cdr"):
-            score = score_clustering(encoder, rows)
-        elif self.name in ("yago", "umls"):
-            score = score_retrieval(encoder, rows, [r["entity_name"] for r in kb])
-        else:
-            score, extra["autofj_tables"] = score_autofj(encoder, rows, mirrors)
+        source = resolve_dataset(mirrors, HUB_ID, f"PEARL {self.name}", HUB_REVISION)
+        inputs = Inputs(mirrors)
+        if self.dataset.needs_kb:  # the knowledge base first: it is what a mirror may lack
+            inputs.kb_names = [r["entity_name"] for r in self._load(source, "kb", self.name)]
+        rows = self._load(source, self.name, self.dataset.split)
+        score = self.dataset.score(encoder, rows, inputs)
         entry = {"hf_subset": "default", "languages": list(self.spec.languages), **score}
-        revision = "local-mirror" if not source.startswith("hub:") else HUB_REVISION
-        return TaskOutcome(scores={"test": [entry]}, dataset_revision=revision, data_source=source, extra=extra)
+        revision = "local-mirror" if source.kind == "mirror" else HUB_REVISION
+        extra = {"config": self.name, "split": self.dataset.split, "n_rows": len(rows), **inputs.extra}
+        return TaskOutcome(scores={"test": [entry]}, dataset_revision=revision, data=source, extra=extra)
 
 
-PEARL_DATASETS = ("bird", "turney", "ppdb", "ppdb_filtered", "yago", "umls", "conll", "bc5cdr", "autofj")
+def _has_config(folder: Path, config: str) -> bool:
+    readme = folder / "README.md"
+    return readme.is_file() and f"config_name: {config}\n" in readme.read_text(encoding="utf-8")
+
+
+def _config_label(config: str) -> str:
+    return "knowledge base (config 'kb')" if config == "kb" else f"config '{config}'"
 
 
 def pearl_tasks() -> list[PearlTask]:
-    return [PearlTask(name) for name in PEARL_DATASETS]
+    return [PearlTask(name) for name in DATASETS]

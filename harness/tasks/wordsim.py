@@ -23,14 +23,17 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
+from harness.data import DataSource, fingerprint, resolve_dataset
 from harness.encoders import Encoder
-from harness.errors import DataUnavailableError
-from harness.mirror import Mirrors, cache_home, is_offline
+from harness.errors import CorruptDataError, DataUnavailableError
+from harness.mirror import Mirrors, cache_home
 from harness.tasks import TaskOutcome, TaskSpec
 
 UPSTREAM_COMMIT = "1625b10b77843ea1a81d84abea5f926d714d92d8"
 UPSTREAM_URL = "https://raw.githubusercontent.com/MinishLab/evaluation/{commit}/evaluation/wordsim/data/{file}"
 FETCH_TIMEOUT_S = 30
+FOLDER = "wordsim"
+"""The data mirror's folder of the raw WordSim files (not a hub repo: MinishLab/evaluation on GitHub)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def parse_pairs(text: str, ds: WordSimDataset, origin: str) -> tuple[list[str], 
             words2.append(cols[ds.index2])
             gold.append(float(cols[ds.target]))
         except (IndexError, ValueError):
-            raise DataUnavailableError(
+            raise CorruptDataError(
                 f"{origin}:{lineno}: WordSim {ds.name} line does not have word/word/score in columns "
                 f"{ds.index1}/{ds.index2}/{ds.target}; restore the original file"
             ) from None
@@ -128,30 +131,29 @@ class WordSimTask:
             description=f"Word similarity, {dataset.rows} pairs ({dataset.file})",
         )
 
-    def local_file(self, mirrors: Mirrors) -> Path | None:
-        if mirrors.data_dir is None:
-            return None
-        path = mirrors.data_dir / "wordsim" / self.dataset.file
-        return path if path.is_file() else None
-
     def missing_data(self, mirrors: Mirrors) -> str | None:
-        if self.local_file(mirrors) is not None:
+        folder = mirrors.dataset(FOLDER)
+        if folder is not None and (folder / self.dataset.file).is_file():
             return None
-        root = mirrors.data_dir or "<data-dir> (none given)"
-        return f"no file {root}/wordsim/{self.dataset.file}"
+        return f"no file {mirrors.data_dir or '<data-dir> (none given)'}/{FOLDER}/{self.dataset.file}"
 
-    def load(self, mirrors: Mirrors) -> tuple[list[str], list[str], np.ndarray, str, str]:
+    def load(self, mirrors: Mirrors) -> tuple[list[str], list[str], np.ndarray, DataSource, str]:
         """(words1, words2, gold, source, sha256) from the mirror or the pinned upstream commit."""
         ds = self.dataset
-        local = self.local_file(mirrors)
-        if local is not None:
-            data, source = local.read_bytes(), str(local)
-        elif is_offline():
-            looked = mirrors.data_dir / "wordsim" / ds.file if mirrors.data_dir else "<data-dir>/wordsim/ (no --data-dir given)"
-            raise DataUnavailableError(f"WordSim {ds.name}: no file at {looked} and offline; give --data-dir")
+        source = resolve_dataset(mirrors, FOLDER, f"WordSim {ds.name}", UPSTREAM_COMMIT)
+        if source.kind == "mirror":
+            path = Path(source.location) / ds.file
+            if not path.is_file():
+                raise DataUnavailableError(f"WordSim {ds.name}: no file {path}; restore it from {FOLDER}/ of the mirror")
+            data, origin = path.read_bytes(), str(path)
+            source = DataSource("mirror", origin, UPSTREAM_COMMIT, fingerprint(path, mirrors.data_dir))
         else:
-            data, source = _fetch(ds)
-        words1, words2, gold = parse_pairs(data.decode("utf-8"), ds, source)
+            data, origin = _fetch(ds)
+            source = DataSource("hub", origin, UPSTREAM_COMMIT)
+        words1, words2, gold = parse_pairs(data.decode("utf-8"), ds, origin)
+        if len(gold) < 2:
+            raise CorruptDataError(f"{origin}: WordSim {ds.name} has {len(gold)} word pair(s), a correlation needs "
+                                   "at least 2; restore the original file")
         return words1, words2, gold, source, _sha256(data)
 
     def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome:
@@ -179,8 +181,8 @@ class WordSimTask:
         return TaskOutcome(
             scores={"test": [score]},
             dataset_revision=revision,
-            data_source=source,
-            extra={"sha256": digest, "matches_pinned_sha256": digest == self.dataset.sha256},
+            data=source,
+            extra={"file": self.dataset.file, "sha256": digest, "matches_pinned_sha256": digest == self.dataset.sha256},
         )
 
 

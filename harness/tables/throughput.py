@@ -1,0 +1,45 @@
+"""Throughput: measured sentences per second, and each model's speed relative to the reference model,
+next to the published speeds."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from harness.tables import Context, Table, markdown
+
+ORDER = 50
+REFERENCE_MODEL = "all-MiniLM-L6-v2"
+
+
+def published_speeds() -> pd.Series:
+    """Sentences per second reported with the published figure (harness/reference/speeds.csv)."""
+    table = pd.read_csv(Path(__file__).resolve().parent.parent / "reference" / "speeds.csv")
+    return table.set_index("model")["sentences_per_second"].astype(float)
+
+
+def build(ctx: Context) -> Table | None:
+    if not ctx.throughputs:
+        return Table("Throughput", "No speed measured yet (`harness speed`).\n")
+    published = published_speeds()
+    ref = ctx.throughputs.get(REFERENCE_MODEL)
+    rows = []
+    for model in [m for m in ctx.models if m in ctx.throughputs] + sorted(set(ctx.throughputs) - set(ctx.models)):
+        t = ctx.throughputs[model]
+        theirs = published.get(model, math.nan)
+        rows.append({"Model": model, "sentences/s": t.sentences_per_second, "min": t.min, "max": t.max,
+                     f"× {REFERENCE_MODEL}": t.sentences_per_second / ref.sentences_per_second if ref else math.nan,
+                     "published sentences/s": theirs,
+                     f"published × {REFERENCE_MODEL}": theirs / published.get(REFERENCE_MODEL, math.nan)})
+    table = pd.DataFrame(rows).set_index("Model")
+    first = next(iter(ctx.throughputs.values()))
+    corpus, hw = first.corpus, first.hardware
+    text = [f"Measured here on {corpus.get('name')} ({corpus.get('count')} texts, mean {corpus.get('mean_words', 0):.0f} "
+            f"words) on {hw.get('cpu')} ({hw.get('cores')} cores): median of {len(first.repetitions)} timed passes "
+            "after a warm-up, min and max beside it. Published speeds were measured by the paper's authors on "
+            "their CPU and ~1k Wikipedia texts, so compare the ratios, not the absolute numbers.", "",
+            markdown(table)]
+    return Table("Throughput", "\n".join(text), {"throughput.csv": table.reset_index().to_csv(index=False,
+                                                                                              float_format="%.2f")})
