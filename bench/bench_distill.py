@@ -18,7 +18,8 @@ def main() -> None:
     set_offline()
     with tempfile.TemporaryDirectory() as cache:
         os.environ["HARNESS_CACHE_DIR"] = cache
-        from harness.distill import build, load_distilled
+        from harness.distill import build
+        from harness.loaders import load_encoder as load_distilled
 
         for spec in load_registry():
             if not spec.name.startswith("M2V_MiniLM"):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common import offline_setup, time_offline_run
 
-from harness.encoders import load_encoder
+from harness.loaders import load_encoder
 from harness.mirror import Mirrors
 from harness.registry import ModelSpec
 from harness.results import ResultStore

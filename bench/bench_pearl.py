@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from common import offline_setup, time_offline_run, time_tasks
 
-from harness.encoders import load_encoder
+from harness.loaders import load_encoder
 from harness.registry import load_registry
 
 STATIC = "M2V_MiniLM_output"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from harness.encoders import load_encoder
+from harness.loaders import load_encoder
 from harness.mirror import Mirrors, set_offline
 from harness.registry import load_registry
 from harness.speed import load_corpus, measure

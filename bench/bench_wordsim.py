@@ -7,7 +7,7 @@ import time
 
 from common import time_tasks
 
-from harness.encoders import load_encoder
+from harness.loaders import load_encoder
 from harness.mirror import Mirrors, set_offline
 from harness.registry import load_registry
 from harness.tasks import Catalogue

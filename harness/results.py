@@ -146,6 +146,8 @@ class ModelProvenance(_Record):
     source_revision: str = ""
     dim: int | None = None
     n_parameters: int | None = None
+    library: str = ""
+    """The library that runs the model (`Model2Vec`, `Sentence Transformers`, `BPEmb`)."""
 
 
 class Provenance(_Record):

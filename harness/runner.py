@@ -23,7 +23,8 @@ from typing import Any, Literal
 import numpy as np
 
 import harness
-from harness.encoders import Encoder, EncoderInfo, load_encoder
+from harness.encoders import Encoder, EncoderInfo
+from harness.loaders import load_encoder
 from harness.errors import DataUnavailableError, HarnessError, ResultsError
 from harness.mirror import Mirrors, is_offline
 from harness.registry import ModelSpec
@@ -156,10 +157,10 @@ def model_meta(spec: ModelSpec, info: EncoderInfo) -> dict[str, Any]:
         "embed_dim": info.dim,
         "reference": spec.link,
         "similarity_fn_name": "cosine",
-        "framework": [{"model2vec": "Model2Vec", "bpemb": "NumPy"}.get(spec.loader, "Sentence Transformers")],
+        "framework": [info.framework],
         "loader": spec.loader,
-        "harness": {"display_name": spec.name, "family": spec.family, "task_specific": spec.task_specific,
-                    "params_m": spec.params_m, "teacher": spec.teacher,
+        "harness": {"display_name": spec.name, "library": info.library, "family": spec.family,
+                    "task_specific": spec.task_specific, "params_m": spec.params_m, "teacher": spec.teacher,
                     "recipe": spec.recipe.model_dump() if spec.recipe else None},
     }
 

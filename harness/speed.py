@@ -116,7 +116,7 @@ def throughput_record(encoder: Encoder, corpus: Corpus, result: dict[str, Any]) 
         "corpus": corpus.describe(),
         "protocol": {"warmup_passes": 1, "timed_passes": len(result["repetitions"]), "statistic": "median",
                      "unit": "sentences per second: corpus size / wall time of one encode call",
-                     "encode": encoder.settings},
+                     "encode": info.settings},
         "hardware": hardware(),
         "packages": package_versions(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

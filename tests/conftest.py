@@ -55,7 +55,7 @@ def registry():
 @pytest.fixture(scope="session")
 def glove(registry):
     """GloVe 6B 50d from its PyPI package (loaded once per test session)."""
-    from harness.encoders import load_encoder
+    from harness.loaders import load_encoder
 
     return load_encoder(registry.get("GloVe_6B_50d"), Mirrors())
 
@@ -63,7 +63,7 @@ def glove(registry):
 @pytest.fixture(scope="session")
 def minilm(registry):
     """all-MiniLM-L6-v2 from its PyPI package (loaded once per test session)."""
-    from harness.encoders import load_encoder
+    from harness.loaders import load_encoder
 
     return load_encoder(registry.get("all-MiniLM-L6-v2"), Mirrors())
 
@@ -98,7 +98,7 @@ def static_registry(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def static_model(static_model_dir):
-    from harness.encoders import load_encoder
+    from harness.loaders import load_encoder
     from harness.registry import ModelSpec
 
     return load_encoder(ModelSpec(**STATIC_ENTRY), Mirrors(model_dir=static_model_dir))

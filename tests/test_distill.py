@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.distill import build, build_folder, cached_build, load_distilled, recipe_key
+from harness.distill import build, build_folder, cached_build, recipe_key
+from harness.loaders import load_encoder as load_distilled
 from harness.mirror import Mirrors
 
 
@@ -86,6 +87,21 @@ def test_output_embeddings_through_model2vec(registry):
     assert out.shape == (2, 256) and np.isfinite(out).all()
     record = json.loads((cached_build(registry.get("M2V_MiniLM_output")) / "harness_recipe.json").read_text())
     assert record["sif_coefficient"] == 1e-4
+
+
+def test_distilled_models_are_recorded_as_model2vec_models(registry):
+    """model_meta.json and the throughput record say what runs a distilled model: Model2Vec."""
+    from harness.runner import model_meta
+    from harness.speed import Corpus, measure, throughput_record
+
+    spec = registry.get("M2V_MiniLM_output")
+    encoder = load_distilled(spec, Mirrors())
+    meta = model_meta(spec, encoder.info)
+    assert meta["harness"]["library"] == "Model2Vec" and meta["framework"] == ["NumPy"]  # mteb's label for model2vec
+    corpus = Corpus("c", "-", ("a text",) * 20)
+    record = throughput_record(encoder, corpus, measure(encoder, corpus, progress=False))
+    assert record.model.library == "Model2Vec"
+    assert record.protocol["encode"] == "model2vec StaticModel.encode(use_multiprocessing=False)"
 
 
 def test_distill_command(registry, capsys):

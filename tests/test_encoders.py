@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.encoders import Encoder, available_offline, load_encoder, resolve_source
+from harness.encoders import Encoder, resolve_source
+from harness.loaders import available_offline, load_encoder
 from harness.errors import ModelUnavailableError
 from harness.mirror import Mirrors
 

@@ -155,7 +155,7 @@ def test_ppdb_probe_gives_the_identical_score_twice(glove, mirrors, monkeypatch)
 
 PROBE_SCRIPT = """
 import sys, numpy as np, torch, datasets
-from harness.encoders import load_encoder
+from harness.loaders import load_encoder
 from harness.mirror import Mirrors
 from harness.probe import run_probe
 from harness.registry import load_registry

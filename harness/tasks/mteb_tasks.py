@@ -39,12 +39,11 @@ def mteb_model_meta(info: EncoderInfo):
     """A `ModelMeta` for a harness encoder: named by registry id and revision, cosine similarity."""
     from mteb.models import ModelMeta
 
-    framework = {"model2vec": ["NumPy"], "bpemb": ["NumPy"]}.get(info.loader, ["Sentence Transformers"])
     return ModelMeta(
         loader=None, name=info.model_id, revision=info.revision, release_date=None, languages=None,
         n_parameters=info.n_parameters, memory_usage_mb=None, max_tokens=None, embed_dim=info.dim,
         license=None, open_weights=True, public_training_code=None, public_training_data=None,
-        framework=framework, similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
+        framework=[info.framework] if info.framework else [], similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
     )
 
 

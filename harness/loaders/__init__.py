@@ -1,0 +1,90 @@
+"""Loader kinds: how a registry entry's `loader` becomes an encoder.
+
+Each module of this package defines `LOADER = LoaderKind(...)`: the kind's name (what a registry
+entry's `loader` field says), its load function, the libraries it imports, the framework mteb's
+`ModelMeta` names, how it encodes (recorded with speeds) and where it loads from without the hub.
+Adding a loader is adding a module here (or naming one in HARNESS_PLUGINS); nothing else switches
+on the kind's name.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.errors import RegistryError
+from harness.plugins import package_modules
+
+if TYPE_CHECKING:
+    from harness.encoders import Encoder
+    from harness.mirror import Mirrors
+    from harness.registry import ModelSpec
+
+
+@dataclass(frozen=True)
+class LoaderKind:
+    name: str
+    """What a registry entry's `loader` field says."""
+    load: Callable[[ModelSpec, Mirrors], Encoder]
+    libraries: tuple[str, ...]
+    """Importable modules the kind needs (imported ahead by warm workers)."""
+    framework: str
+    """The framework mteb's `ModelMeta` records (one of mteb's names: `NumPy` for model2vec and BPEmb,
+    as mteb's own model2vec entries say; `Sentence Transformers`)."""
+    library: str
+    """The library that runs the model, as people name it (`Model2Vec`, `Sentence Transformers`, `BPEmb`)."""
+    settings: str
+    """How texts are encoded (library call and settings), recorded with speeds."""
+    offline: Callable[[ModelSpec, Mirrors], str | None]
+    """Where the model loads from without the hub (`mirror`, `package`, `cache`, `teacher:…`), or None."""
+    validate: Callable[[ModelSpec], None] = lambda spec: None
+    """Checks of the entry's fields this kind needs (raise ValueError with the reason)."""
+
+
+@functools.lru_cache(maxsize=1)
+def loader_kinds() -> dict[str, LoaderKind]:
+    """Every loader kind, by name."""
+    import harness.loaders as package
+
+    kinds: dict[str, LoaderKind] = {}
+    for module in package_modules(package):
+        kind = getattr(module, "LOADER", None)
+        if isinstance(kind, LoaderKind):
+            if kind.name in kinds:
+                raise RegistryError(f"loader kind '{kind.name}' is defined twice ({module.__name__})")
+            kinds[kind.name] = kind
+    return kinds
+
+
+def loader_kind(name: str) -> LoaderKind:
+    kinds = loader_kinds()
+    if name not in kinds:
+        raise RegistryError(f"unknown loader '{name}'; known: {', '.join(sorted(kinds))}")
+    return kinds[name]
+
+
+def load_encoder(spec: ModelSpec, mirrors: Mirrors | None = None) -> Encoder:
+    """Load the model of a registry entry by its loader kind (mirror → package → hub)."""
+    from harness.mirror import Mirrors
+
+    return loader_kind(spec.loader).load(spec, mirrors or Mirrors())
+
+
+def available_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
+    """Where the model would be loaded from without the hub ('mirror', 'package', 'cache', 'teacher:…'), or None."""
+    return loader_kind(spec.loader).offline(spec, mirrors)
+
+
+def import_libraries(loaders: list[str]) -> None:
+    """Import the libraries of these loader kinds now (a worker's warm-up); a missing one is left
+    for the model load to report."""
+    import importlib
+
+    kinds = loader_kinds()
+    for name in dict.fromkeys(lib for loader in loaders if loader in kinds for lib in kinds[loader].libraries):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
