@@ -395,6 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_offline()
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return EXIT_OK
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

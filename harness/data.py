@@ -59,9 +59,9 @@ class Fingerprint:
 class DataSource:
     """Where a dataset was (or will be) read from."""
 
-    kind: Literal["mirror", "hub"]
+    kind: Literal["mirror", "hub", "inline"]
     location: str
-    """The mirror folder, or the hub repo id."""
+    """The mirror folder, the hub repo id (or URL), or for `inline` data the code that holds it."""
     revision: str | None = None
     fingerprint: Fingerprint | None = field(default=None, compare=False)
 

@@ -5,7 +5,8 @@
 - CQADupstack: the mean of its 12 subset tasks is ONE dataset score; an aggregate
   `CQADupstackRetrieval.json` is used only when the subsets are not all there, never on top of them.
 - A group column is the unweighted mean of its datasets; Avg (MTEB) the mean of the 56 MTEB dataset
-  scores; Avg (All) the mean of all 72. Anything with a dataset missing is N/A (NaN here).
+  scores; Avg (All) the mean of all 72. Anything with a dataset missing is N/A (NaN here). Which
+  column a dataset counts towards is its task family's business (`harness.tasks.TaskFamily`).
 - Computed and published scores are never mixed: every table is built from the records of one
   origin, and rows say which.
 """
@@ -22,22 +23,13 @@ import pandas as pd
 
 from harness.results import ScoreRecord, TaskKey
 
-GROUP_COLUMNS = {
-    "Classification": "Class", "Clustering": "Clust", "PairClassification": "PairClass", "Reranking": "Rank",
-    "Retrieval": "Ret", "STS": "STS", "Summarization": "Sum", "PEARL": "Pearl", "WordSim": "WordSim",
-}
-TABLE_COLUMNS = ["Avg (All)", "Avg (MTEB)", *GROUP_COLUMNS.values()]
-MTEB_COLUMNS = ["Avg (MTEB)", "Class", "Clust", "PairClass", "Rank", "Ret", "STS", "Sum"]
-CQADUPSTACK = "CQADupstack"
-CQADUPSTACK_AGGREGATE = "CQADupstackRetrieval"
-
 SOURCES = {"paper": "published table", "published": "published per-task", "computed": "computed here"}
 """Row labels by where a row's numbers come from."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One dataset of the protocol (CQADupstack stands for its 12 subset tasks)."""
+    """One dataset of the tables: a task, or the tasks that make one dataset (CQADupstack's 12 subsets)."""
 
     name: str
     benchmark: str
@@ -46,29 +38,29 @@ class Dataset:
     split: str
     subset: str
     main_score: str
+    columns: tuple[str, ...] = ()
+    """The table columns it counts towards (from its task family)."""
+    aggregate_file: str | None = None
+    """A result file of the whole dataset, used only when its parts are not all there."""
 
 
 def protocol_datasets(catalogue) -> list[Dataset]:
-    """The 72 datasets (56 MTEB, 9 PEARL, 7 WordSim) from the task catalogue."""
-    cqa = tuple(n for n, t in catalogue.tasks.items() if getattr(t, "aggregate", None) == CQADUPSTACK_AGGREGATE)
-    datasets: list[Dataset] = []
-    for name, task in catalogue.tasks.items():
-        spec = task.spec
-        if spec.benchmark not in ("MTEB", "PEARL", "WordSim") or (name in cqa and name != cqa[0]):
-            continue
-        # the first CQADupstack subset stands, in task order, for the one CQADupstack dataset
-        label, parts = (CQADUPSTACK, cqa) if name in cqa else (name, (name,))
-        datasets.append(Dataset(label, spec.benchmark, spec.group, parts, spec.split, spec.subset, spec.main_score))
-    return datasets
+    """Every dataset of the catalogue (72 for the protocol's families: 56 MTEB, 9 PEARL, 7 WordSim)."""
+    parts: dict[str, list] = {}
+    for task in catalogue.tasks.values():
+        parts.setdefault(task.spec.dataset or task.spec.name, []).append(task.spec)
+    return [Dataset(name, first.benchmark, first.group, tuple(s.name for s in specs), first.split, first.subset,
+                    first.main_score, catalogue.table_columns(first), first.aggregate_file)
+            for name, specs in parts.items() for first in specs[:1]]
 
 
 def task_keys(catalogue) -> dict[str, TaskKey]:
-    """What to read from result files: every catalogue task, plus the CQADupstackRetrieval aggregate."""
+    """What to read from result files: every catalogue task, and each aggregate file (CQADupstackRetrieval)."""
     keys = {name: TaskKey.model_validate(task.spec) for name, task in catalogue.tasks.items()}
-    subsets = [t.spec for t in catalogue.tasks.values() if getattr(t, "aggregate", None) == CQADUPSTACK_AGGREGATE]
-    if subsets:
-        keys[CQADUPSTACK_AGGREGATE] = TaskKey.model_validate(subsets[0]).model_copy(
-            update={"name": CQADUPSTACK_AGGREGATE})
+    for task in catalogue.tasks.values():
+        aggregate = task.spec.aggregate_file
+        if aggregate and aggregate not in keys:
+            keys[aggregate] = TaskKey.model_validate(task.spec).model_copy(update={"name": aggregate})
     return keys
 
 
@@ -76,15 +68,13 @@ def long_table(records: Iterable[ScoreRecord], datasets: Sequence[Dataset],
                name_of: Callable[[str], str]) -> pd.DataFrame:
     """One row per record: model, origin, dataset, task, score, the file and how it was read."""
     by_task = {t: ds for ds in datasets for t in ds.tasks}
-    cqa = next((ds for ds in datasets if ds.name == CQADUPSTACK), None)
-    if cqa is not None:
-        by_task[CQADUPSTACK_AGGREGATE] = cqa
+    by_task.update({ds.aggregate_file: ds for ds in datasets if ds.aggregate_file})
     records = [r for r in records if r.task in by_task]
     have = {(r.model_id, r.origin, r.task) for r in records}
     rows = []
     for r in records:
         ds = by_task[r.task]
-        counted = r.task != CQADUPSTACK_AGGREGATE or not all((r.model_id, r.origin, t) in have for t in ds.tasks)
+        counted = r.task != ds.aggregate_file or not all((r.model_id, r.origin, t) in have for t in ds.tasks)
         rows.append({"model": name_of(r.model_id), "model_id": r.model_id, "origin": r.origin, "revision": r.revision,
                      "benchmark": ds.benchmark, "group": ds.group, "dataset": ds.name, "task": r.task,
                      "split": ds.split, "subset": ds.subset, "metric": r.metric, "score": r.value,
@@ -109,8 +99,8 @@ def dataset_scores(long: pd.DataFrame, datasets: Sequence[Dataset]) -> pd.DataFr
             parts = [scores.get(t) for t in ds.tasks]
             if all(p is not None for p in parts):
                 table.loc[model, ds.name] = float(np.mean(parts))
-            elif ds.name == CQADUPSTACK and CQADUPSTACK_AGGREGATE in scores:
-                table.loc[model, ds.name] = scores[CQADUPSTACK_AGGREGATE]
+            elif ds.aggregate_file in scores:
+                table.loc[model, ds.name] = scores[ds.aggregate_file]
     return table
 
 
@@ -119,19 +109,31 @@ def _mean_or_nan(values: pd.Series) -> float:
 
 
 def column_datasets(datasets: Sequence[Dataset]) -> dict[str, list[str]]:
-    """Each table column and the datasets it averages."""
-    out = {"Avg (All)": [d.name for d in datasets], "Avg (MTEB)": [d.name for d in datasets if d.benchmark == "MTEB"]}
-    for group, column in GROUP_COLUMNS.items():
-        out[column] = [d.name for d in datasets if d.group == group]
+    """Each table column (in table order) and the datasets it averages."""
+    out: dict[str, list[str]] = {}
+    for ds in datasets:
+        for column in ds.columns:
+            out.setdefault(column, []).append(ds.name)
     return out
 
 
+def table_columns(datasets: Sequence[Dataset]) -> list[str]:
+    """The table's columns: Avg (All), each family's average, then each group's column."""
+    return list(column_datasets(datasets))
+
+
+def benchmark_columns(datasets: Sequence[Dataset], benchmark: str) -> list[str]:
+    """The columns made of one family's datasets only (e.g. MTEB's average and its seven groups)."""
+    of = {d.name for d in datasets if d.benchmark == benchmark}
+    return [c for c, names in column_datasets(datasets).items() if set(names) <= of]
+
+
 def aggregate(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> pd.DataFrame:
-    """The main-table columns (0–1 scale, NaN = N/A) for every model of `scores`."""
+    """The table columns (0–1 scale, NaN = N/A) for every model of `scores`."""
     out = pd.DataFrame(index=scores.index)
     for column, names in column_datasets(datasets).items():
-        out[column] = scores[names].apply(_mean_or_nan, axis=1) if names else math.nan
-    return out[TABLE_COLUMNS]
+        out[column] = scores[names].apply(_mean_or_nan, axis=1)
+    return out
 
 
 def missing_datasets(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> dict[str, dict[str, list[str]]]:
@@ -146,10 +148,13 @@ def missing_datasets(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> dict[
 
 
 def partial_table(scores: pd.DataFrame, datasets: Sequence[Dataset]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Means over the datasets every listed model has, and the count of such datasets per column."""
+    """Means over the datasets every listed model has, and the count of such datasets per column
+    (every column of `datasets`, NaN where no dataset is shared)."""
     shared = [d for d in datasets if d.name in scores.columns and scores[d.name].notna().all()]
     counts = {column: len(names) for column, names in column_datasets(shared).items()}
-    return aggregate(scores[[d.name for d in shared]], shared), counts
+    columns = table_columns(datasets)
+    table = aggregate(scores[[d.name for d in shared]], shared).reindex(columns=columns)
+    return table, {c: counts.get(c, 0) for c in columns}
 
 
 def order_models(models: Iterable[str], known: Sequence[str]) -> list[str]:
@@ -253,9 +258,10 @@ def table_rows(scores: dict[str, pd.DataFrame], datasets: Sequence[Dataset], pap
     """Rows of a table (×100), each marked by its source: for every model, the paper's row when it has
     one, then one row per origin with results. Also the missing datasets behind each N/A cell."""
     rows, index, na = [], [], {}
+    columns = table_columns(datasets)
     for model in models:
         if model in paper.index:
-            rows.append(paper.loc[model].reindex(TABLE_COLUMNS))
+            rows.append(paper.loc[model].reindex(columns))
             index.append((model, "paper"))
         for origin in ("published", "computed"):
             table = scores.get(origin)
@@ -264,7 +270,7 @@ def table_rows(scores: dict[str, pd.DataFrame], datasets: Sequence[Dataset], pap
                 rows.append(as_percent(aggregate(one, datasets)).iloc[0])
                 index.append((model, origin))
                 na[(model, origin)] = missing_datasets(one, datasets)[model]
-    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns)
     frame.index = pd.MultiIndex.from_tuples(index, names=["Model", "Source"])
     return frame, na
 

@@ -15,12 +15,13 @@ import pytest
 
 from harness.cli import main
 from harness.report import build_report
-from harness.summary import CQADUPSTACK, aggregate, dataset_scores, long_table, partial_table, protocol_datasets, \
+from harness.summary import aggregate, dataset_scores, long_table, partial_table, protocol_datasets, \
     published_table, reaches, task_keys
 from harness.results import read_folder
 from harness.tasks import Catalogue
 
 MTEB_COLUMNS = ["Avg (MTEB)", "Class", "Clust", "PairClass", "Rank", "Ret", "STS", "Sum"]
+CQADUPSTACK = "CQADupstack"
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,20 @@
 """The report's tables: one module each, found here by `harness report`.
 
 A table module defines `ORDER` (its place in the report) and `build(ctx: Context) -> Table | None`;
-adding a table is adding a module to this package. `Context` holds everything read from the result
+adding a table is adding a module to this package (or naming one in HARNESS_PLUGINS). `Context` holds everything read from the result
 folders once, so that tables are pure functions of it.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 
+from harness.plugins import package_modules
 from harness.registry import Registry
 from harness.results import FolderReading, Throughput
 from harness.summary import SOURCES, Dataset, column_datasets
@@ -65,9 +64,11 @@ class Table:
 
 
 def table_modules() -> list[ModuleType]:
-    """Every table module of this package, in report order."""
-    modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)]
-    return sorted((m for m in modules if hasattr(m, "build")), key=lambda m: (m.ORDER, m.__name__))
+    """Every table module of this package (and of HARNESS_PLUGINS), in report order."""
+    import harness.tables as package
+
+    modules = package_modules(package)
+    return sorted((m for m in modules if hasattr(m, "build") and hasattr(m, "ORDER")), key=lambda m: (m.ORDER, m.__name__))
 
 
 def cell(value) -> str:
@@ -123,8 +124,11 @@ def na_reasons(na: dict[tuple[str, str], dict[str, list[str]]], rows: pd.DataFra
 def _missing_text(missing: dict[str, list[str]], totals: dict[str, int]) -> str:
     parts = [f"{column} {len(names)} of {totals[column]}{_few(names)}" for column, names in missing.items()
              if not column.startswith("Avg")]
-    head = f"{len(missing['Avg (MTEB)'])} of {totals['Avg (MTEB)']} MTEB datasets missing; " if "Avg (MTEB)" in missing else ""
-    return f"{head}{'; '.join(parts)} missing" if not head else head + "; ".join(parts)
+    averages = [f"{len(names)} of {totals[column]} {column[5:-1]} datasets missing" for column, names in missing.items()
+                if column.startswith("Avg (") and column != "Avg (All)"]
+    if not averages:
+        return f"{'; '.join(parts)} missing"
+    return "; ".join(averages) + ": " + "; ".join(parts)
 
 
 def _few(names: list[str], limit: int = 3) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.summary import SOURCES, TABLE_COLUMNS, ablation_findings, table_rows
+from harness.summary import SOURCES, ablation_findings, table_rows
 from harness.tables import Context, Table, csv, markdown, na_reasons, with_differences
 
 ORDER = 25
@@ -16,7 +16,7 @@ def build(ctx: Context) -> Table:
     listed = [s.name for s in ctx.registry if "ablation" in s.tables or s.id.startswith("distilled/")]
     rows, na = table_rows(ctx.scores, ctx.datasets, paper, [m for m in ctx.models if m in listed])
     findings = _findings(ctx, paper)
-    text = [markdown(with_differences(rows[TABLE_COLUMNS])) if len(rows) else "No ablation model has results yet.\n"]
+    text = [markdown(with_differences(rows)) if len(rows) else "No ablation model has results yet.\n"]
     reasons = na_reasons(na, rows, ctx.unavailable, ctx.totals)
     if reasons:
         text += ["N/A cells:", "", *reasons, ""]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.summary import MTEB_COLUMNS, as_percent, aggregate
+from harness.summary import as_percent, aggregate, benchmark_columns
 from harness.tables import Context, Table, csv, markdown
 
 ORDER = 80
@@ -12,7 +12,7 @@ def build(ctx: Context) -> Table | None:
     published = ctx.scores.get("published")
     if not ctx.outside or published is None:
         return None
-    table = as_percent(aggregate(published.loc[ctx.outside], ctx.datasets))[MTEB_COLUMNS]
+    table = as_percent(aggregate(published.loc[ctx.outside], ctx.datasets))[benchmark_columns(ctx.datasets, "MTEB")]
     counts = published.loc[ctx.outside, [d.name for d in ctx.datasets if d.benchmark == "MTEB"]].notna().sum(axis=1)
     table.insert(0, "MTEB datasets", counts.astype(int))
     table.index.name = "Model"

@@ -1,19 +1,25 @@
 """The task catalogue: every task the harness can run, by name and by group.
 
-Nothing is loaded at import time: a task reads its data only when it is evaluated.
+Task families register themselves: each module of this package (or one named in HARNESS_PLUGINS)
+that defines `FAMILY = TaskFamily(...)` adds its tasks, its group names and the table columns its
+datasets count towards. Adding a task family is adding one module. Nothing is loaded at import
+time: a task reads its data only when it is evaluated.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.data import DataSource
 from harness.encoders import Encoder
-from harness.errors import UnknownTaskError
+from harness.errors import HarnessError, UnknownTaskError
 from harness.mirror import Mirrors
+
+AVG_ALL = "Avg (All)"
 
 
 @dataclass(frozen=True)
@@ -23,9 +29,9 @@ class TaskSpec:
     name: str
     """Result file name (`<name>.json`) and what `-t` takes."""
     benchmark: str
-    """`MTEB`, `PEARL` or `WordSim`."""
+    """The family it belongs to (`MTEB`, `PEARL`, `WordSim`, ...)."""
     group: str
-    """Table column the task counts towards (an MTEB task type, `PEARL` or `WordSim`)."""
+    """The group it counts towards (an MTEB task type, `PEARL`, `WordSim`, ...)."""
     main_score: str
     split: str = "test"
     subset: str = "default"
@@ -35,6 +41,10 @@ class TaskSpec:
     """Older names of `main_score` in result files of earlier versions (e.g. Reranking's `map` before mteb 2)."""
     benchmark_split: str | None = None
     """The split the benchmark's own definition evaluates when it is not the protocol's (MSMARCO: `dev`)."""
+    dataset: str | None = None
+    """The protocol dataset it is part of, when several tasks make one (CQADupstack's 12 subsets); else None."""
+    aggregate_file: str | None = None
+    """The result file of the whole dataset, used only when its parts are not all there (CQADupstackRetrieval)."""
 
 
 @dataclass
@@ -59,40 +69,73 @@ class Task(Protocol):
         ...
 
 
-def _all_tasks() -> list[Task]:
-    from harness.tasks.mteb_tasks import mteb_tasks
-    from harness.tasks.pearl import pearl_tasks
-    from harness.tasks.wordsim import wordsim_tasks
+@dataclass(frozen=True)
+class TaskFamily:
+    """A benchmark's tasks and how its datasets enter the tables."""
 
-    return [*mteb_tasks(), *pearl_tasks(), *wordsim_tasks()]
+    name: str
+    """The benchmark name its tasks carry (`TaskSpec.benchmark`); also a group name for `-t`."""
+    tasks: Callable[[], Sequence[Task]]
+    aliases: Callable[[], dict[str, list[str]]] = dict
+    """Further group names for `-t` (e.g. an aggregate standing for its parts)."""
+    columns: dict[str, str] = field(default_factory=dict)
+    """Table column of each group (short names, e.g. Classification -> Class); a group not listed is its own column."""
+    average: str | None = None
+    """A column averaging all the family's datasets (e.g. `Avg (MTEB)`), if any."""
+    in_average_all: bool = False
+    """Whether its datasets count in Avg (All) (the protocol's 72 datasets: MTEB, PEARL and WordSim)."""
+    order: int = 100
+    """Place in the catalogue and in the tables."""
+
+    def table_columns(self, spec: TaskSpec) -> tuple[str, ...]:
+        """The table columns a dataset of this family counts towards, widest first."""
+        return tuple(c for c in (AVG_ALL if self.in_average_all else None, self.average,
+                                 self.columns.get(spec.group, spec.group)) if c)
 
 
-def _aliases() -> dict[str, list[str]]:
-    from harness.tasks.mteb_tasks import aggregates
+@functools.lru_cache(maxsize=1)
+def families() -> tuple[TaskFamily, ...]:
+    """Every task family (this package's modules and HARNESS_PLUGINS), in catalogue order."""
+    import harness.tasks as package
+    from harness.plugins import package_modules
 
-    return aggregates()
+    found: dict[str, TaskFamily] = {}
+    for module in package_modules(package):
+        family = getattr(module, "FAMILY", None)
+        if isinstance(family, TaskFamily):
+            if family.name in found:
+                raise HarnessError(f"task family '{family.name}' is defined twice ({module.__name__})")
+            found[family.name] = family
+    return tuple(sorted(found.values(), key=lambda f: (f.order, f.name)))
 
 
 class Catalogue:
-    """Tasks by name, and the groups that select several at once: each table group (`STS`,
-    `Retrieval`, ..., `WordSim`), each benchmark (`MTEB`, ...) and each aggregate (`CQADupstackRetrieval`)."""
+    """Tasks by name, and the groups that select several at once: each group (`STS`, `Retrieval`, ...,
+    `WordSim`), each family (`MTEB`, ...) and each alias (`CQADupstackRetrieval`)."""
 
-    def __init__(self, tasks: Sequence[Task] | None = None, aliases: dict[str, list[str]] | None = None):
+    def __init__(self, tasks: Sequence[Task] | None = None, aliases: dict[str, list[str]] | None = None,
+                 family_list: Sequence[TaskFamily] | None = None):
+        self.families = {f.name: f for f in (families() if family_list is None else family_list)}
         if tasks is None:
-            tasks, aliases = _all_tasks(), _aliases()
-        tasks = list(tasks)
+            tasks = [t for f in self.families.values() for t in f.tasks()]
+            aliases = {k: v for f in self.families.values() for k, v in f.aliases().items()}
         self.tasks: dict[str, Task] = {}
         for task in tasks:
             if task.spec.name in self.tasks:
-                raise ValueError(f"duplicate task name {task.spec.name!r}")
+                raise HarnessError(f"duplicate task name {task.spec.name!r}")
             self.tasks[task.spec.name] = task
         self.groups: dict[str, list[str]] = {}
-        for task in tasks:
+        for task in self.tasks.values():
             self.groups.setdefault(task.spec.group, []).append(task.spec.name)
             if task.spec.benchmark != task.spec.group:
                 self.groups.setdefault(task.spec.benchmark, []).append(task.spec.name)
         for alias, names in (aliases or {}).items():
             self.groups[alias] = list(names)
+
+    def table_columns(self, spec: TaskSpec) -> tuple[str, ...]:
+        """The table columns the task's dataset counts towards (its group's, when no family knows it)."""
+        family = self.families.get(spec.benchmark)
+        return family.table_columns(spec) if family else (spec.group,)
 
     def select(self, names: Sequence[str]) -> list[Task]:
         """Tasks for names that are task or group names, in order, each once."""

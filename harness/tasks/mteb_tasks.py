@@ -24,7 +24,7 @@ import numpy as np
 from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder, EncoderInfo
 from harness.mirror import Mirrors
-from harness.tasks import TaskOutcome, TaskSpec
+from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,10 @@ def _make_factory(name: str, subset: str) -> Callable[[], Any]:
     return factory
 
 
+AGGREGATE_DATASETS = {"CQADupstackRetrieval": "CQADupstack"}
+"""mteb's aggregate tasks of MTEB(eng, v1) and the one protocol dataset each stands for."""
+
+
 def _spec(task, aggregate: str | None = None) -> TaskSpec:
     meta = task.metadata
     (subset,) = task.hf_subsets
@@ -135,7 +139,8 @@ def _spec(task, aggregate: str | None = None) -> TaskSpec:
     return TaskSpec(name=meta.name, benchmark="MTEB", group=meta.type, main_score=meta.main_score,
                     split=SPLIT, subset=subset, languages=tuple(langs),
                     description=f"{note}{meta.dataset['path']} [{subset}]",
-                    metric_aliases=METRIC_ALIASES.get(meta.main_score, ()), benchmark_split=own_split)
+                    metric_aliases=METRIC_ALIASES.get(meta.main_score, ()), benchmark_split=own_split,
+                    dataset=AGGREGATE_DATASETS.get(aggregate, aggregate), aggregate_file=aggregate)
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,3 +169,9 @@ def aggregates() -> dict[str, list[str]]:
         if task.aggregate:
             groups.setdefault(task.aggregate, []).append(task.spec.name)
     return groups
+
+
+FAMILY = TaskFamily(
+    name="MTEB", tasks=mteb_tasks, aliases=aggregates, average="Avg (MTEB)", in_average_all=True, order=10,
+    columns={"Classification": "Class", "Clustering": "Clust", "PairClassification": "PairClass",
+             "Reranking": "Rank", "Retrieval": "Ret", "STS": "STS", "Summarization": "Sum"})

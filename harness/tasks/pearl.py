@@ -30,7 +30,7 @@ from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder
 from harness.errors import DataUnavailableError, HarnessError
 from harness.mirror import Mirrors
-from harness.tasks import TaskOutcome, TaskSpec
+from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +252,6 @@ def _config_label(config: str) -> str:
 
 def pearl_tasks() -> list[PearlTask]:
     return [PearlTask(name) for name in DATASETS]
+
+
+FAMILY = TaskFamily(name="PEARL", tasks=pearl_tasks, columns={"PEARL": "Pearl"}, in_average_all=True, order=20)

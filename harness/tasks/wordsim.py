@@ -27,7 +27,7 @@ from harness.data import DataSource, fingerprint, resolve_dataset
 from harness.encoders import Encoder
 from harness.errors import CorruptDataError, DataUnavailableError
 from harness.mirror import Mirrors, cache_home
-from harness.tasks import TaskOutcome, TaskSpec
+from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
 
 UPSTREAM_COMMIT = "1625b10b77843ea1a81d84abea5f926d714d92d8"
 UPSTREAM_URL = "https://raw.githubusercontent.com/MinishLab/evaluation/{commit}/evaluation/wordsim/data/{file}"
@@ -188,3 +188,6 @@ class WordSimTask:
 
 def wordsim_tasks() -> list[WordSimTask]:
     return [WordSimTask(ds) for ds in DATASETS]
+
+
+FAMILY = TaskFamily(name="WordSim", tasks=wordsim_tasks, in_average_all=True, order=30)
