@@ -1,7 +1,8 @@
-"""Command line: `harness models | tasks | run`.
+"""Command line: `harness models | tasks | verify | run | speed | distill | import | report | plot`.
 
-Exit codes: 0 everything asked for was computed (or already there); 1 some task failed or was
-unavailable (every other task still ran); 2 bad input (registry, model or task name, folder).
+Each command parses its options and hands the work to the module that owns it. Exit codes: 0
+everything asked for was computed (or already there); 1 some task failed or was unavailable (every
+other task still ran); 2 bad input (registry, model or task name, folder), in one line.
 """
 
 from __future__ import annotations
@@ -57,17 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_parse_models, _parse_tasks, _parse_verify, _parse_report, _parse_import, _parse_speed,
+                _parse_distill, _parse_plot, _parse_run):
+        add(sub)
+    return parser
 
+
+def _parse_models(sub) -> None:
     p = sub.add_parser("models", help="list the registry, with where each model runs from offline")
     _add_registry(p)
     _add_mirrors(p, data=False)
 
+
+def _parse_tasks(sub) -> None:
     p = sub.add_parser("tasks", help="list the task catalogue by group, with local data availability")
     _add_mirrors(p, model=False)
 
+
+def _parse_verify(sub) -> None:
     p = sub.add_parser("verify", help="compare the data mirror with its checksum file (SHA256SUMS.txt)")
     _add_mirrors(p, model=False)
 
+
+def _parse_report(sub) -> None:
     p = sub.add_parser("report", help="tables from the computed and the published result files (Markdown and CSV)")
     p.add_argument("--results-dir", default="results", metavar="DIR", help="result files to read (default: results)")
     p.add_argument("--out", default="reports", metavar="DIR", help="where the tables go (default: reports)")
@@ -75,32 +88,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_registry(p)
     _add_mirrors(p, model=False)
 
+
+def _parse_import(sub) -> None:
     p = sub.add_parser("import", help="import published mteb results (any mteb version) into a published store")
     p.add_argument("path", help="folder laid out as <org__model>/<revision>/<Task>.json")
     p.add_argument("--into", default="published", metavar="DIR",
                    help="the published store, kept apart from computed results (default: published; "
-                        "`harness report` reads it)")
+                        "`harness report --published DIR` reads it)")
     p.add_argument("--overwrite", action="store_true", help="replace files imported before")
     _add_registry(p)
 
+
+def _parse_speed(sub) -> None:
     p = sub.add_parser("speed", help="measure sentences per second on a fixed corpus (throughput.json)")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
     p.add_argument("--corpus", default="scifact", metavar="NAME|FILE",
-                   help="'scifact' (first --size SciFact documents from the data mirror) or a text file, one text a line")
+                   help="'scifact' (first --size SciFact documents, from the data mirror or the hub) or a text file, "
+                        "one text a line")
     p.add_argument("--size", type=int, default=1000, help="number of texts (default 1000)")
     p.add_argument("--repeats", type=int, default=5, help="timed passes after one warm-up (>= 5)")
     p.add_argument("--results-dir", default="results", metavar="DIR")
-    p.add_argument("--overwrite", action="store_true", help="measure again where throughput.json exists")
+    p.add_argument("--overwrite", action="store_true", help="measure again where a speed is recorded")
     p.add_argument("--no-progress", action="store_true")
     _add_registry(p)
     _add_mirrors(p)
 
+
+def _parse_distill(sub) -> None:
     p = sub.add_parser("distill", help="build distilled models ahead of time (cached by recipe)")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names of distilled models")
     p.add_argument("--force", action="store_true", help="rebuild even when the cache has this recipe")
     _add_registry(p)
     _add_mirrors(p, data=False)
 
+
+def _parse_plot(sub) -> None:
     p = sub.add_parser("plot", help="the throughput-versus-score bubble plot from result files")
     p.add_argument("--results-dir", default="results", metavar="DIR")
     p.add_argument("--out", default="reports", metavar="DIR")
@@ -108,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_registry(p)
     _add_mirrors(p, model=False)
 
+
+def _parse_run(sub) -> None:
     p = sub.add_parser("run", help="evaluate models on tasks or groups")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
     p.add_argument("-t", "--tasks", nargs="+", required=True, metavar="TASK", help="task or group names")
@@ -117,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="silently leave out tasks without local data when offline")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
+    p.add_argument("--probe-seeds", type=int, metavar="K",
+                   help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
+                        "(env HARNESS_PROBE_SEEDS; default 4; 0 for none)")
+    _add_ray(p)
+    _add_registry(p)
+    _add_mirrors(p)
+
+
+def _add_ray(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run the (model, task) cells on Ray, a model's cells in units; ADDRESS 'auto': RAY_ADDRESS, "
                         "else the cluster of `ray start`; no ADDRESS: RAY_ADDRESS if set, else a local instance "
@@ -127,12 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-gpus-per-transformer", type=float, default=1.0, metavar="N",
                    help="GPUs per transformer-model cell when the cluster has GPUs (default 1)")
     p.add_argument("--ray-retries", type=int, default=2, metavar="N", help="retries of a cell whose worker died")
-    p.add_argument("--probe-seeds", type=int, metavar="K",
-                   help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
-                        "(env HARNESS_PROBE_SEEDS; default 4; 0 for none)")
-    _add_registry(p)
-    _add_mirrors(p)
-    return parser
 
 
 def _quiet_libraries(verbose: int) -> None:
@@ -214,46 +241,22 @@ def cmd_verify(args) -> int:
 def cmd_run(args) -> int:
     from harness.registry import load_registry
     from harness.results import ResultStore
-    from harness.runner import Runner, parse_shard
-    from harness.tasks import Catalogue
+    from harness.runner import parse_shard
 
-    registry = load_registry(args.registry)
-    specs = registry.select(args.models)
+    specs = load_registry(args.registry).select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     shard = parse_shard(args.shard) if args.shard else None
     if args.probe_seeds is not None:
         if args.probe_seeds < 0:
             raise HarnessError(f"--probe-seeds {args.probe_seeds}: must be 0 or more")
         os.environ["HARNESS_PROBE_SEEDS"] = str(args.probe_seeds)
-    common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
-    if args.ray is not None:
-        from harness.distributed import RayRunner, ray_address
-
-        for option in ("ray_cpus_per_cell", "ray_cpus_per_transformer", "ray_gpus_per_transformer", "ray_retries"):
-            if getattr(args, option) < 0 or (option.startswith("ray_cpus") and getattr(args, option) == 0):
-                raise HarnessError(f"--{option.replace('_', '-')} {getattr(args, option)}: must be "
-                                   f"{'above' if option.startswith('ray_cpus') else 'at least'} 0")
-        runner = RayRunner(ResultStore(args.results_dir), mirrors, address=args.ray or None,
-                           cpus_per_cell=args.ray_cpus_per_cell, cpus_per_transformer=args.ray_cpus_per_transformer,
-                           gpus_per_transformer=args.ray_gpus_per_transformer,
-                           retries=args.ray_retries, **common)
-    else:
-        runner = Runner(ResultStore(args.results_dir), mirrors, **common)
+    runner = _runner(args, ResultStore(args.results_dir), mirrors)
     try:
-        if args.ray is not None:  # workers warm up (catalogue, model libraries) while the catalogue is built here
-            runner.start(specs, warm=len(specs) * len(args.tasks))
-        tasks = Catalogue().select(args.tasks)
-        ResultStore(args.results_dir).check_writable()
-        if args.available_only:
-            tasks = [t for t in tasks if t.missing_data(mirrors) is None]
-            if not tasks:
-                raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
-        where = "here"
-        if args.ray is not None:
-            address = ray_address(args.ray or None)
-            where = "Ray (local instance)" if address == "local" else f"Ray {address}"
+        runner.start(specs, warm=len(specs) * len(args.tasks))  # remote workers warm up meanwhile
+        tasks = _tasks(args, mirrors)
+        runner.store.check_writable()
         print(f"running {len(specs)} model(s) x {len(tasks)} task(s)"
-              f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {where} -> {args.results_dir}"
+              f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {runner.where} -> {args.results_dir}"
               f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")
         report = runner.run(specs, tasks, shard=shard)
     finally:
@@ -263,6 +266,31 @@ def cmd_run(args) -> int:
     for cell in report.by_status("unavailable") + report.by_status("failed"):
         print(f"  {cell.status}: {cell.model} / {cell.task}: {cell.error}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_TASKS_FAILED
+
+
+def _runner(args, store, mirrors: Mirrors):
+    """The runner the options ask for: here, or on Ray."""
+    common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
+    if args.ray is None:
+        from harness.runner import Runner
+
+        return Runner(store, mirrors, **common)
+    from harness.distributed import RayRunner
+
+    return RayRunner(store, mirrors, address=args.ray or None, cpus_per_cell=args.ray_cpus_per_cell,
+                     cpus_per_transformer=args.ray_cpus_per_transformer,
+                     gpus_per_transformer=args.ray_gpus_per_transformer, retries=args.ray_retries, **common)
+
+
+def _tasks(args, mirrors: Mirrors) -> list:
+    from harness.tasks import Catalogue
+
+    tasks = Catalogue().select(args.tasks)
+    if args.available_only:
+        tasks = [t for t in tasks if t.missing_data(mirrors) is None]
+        if not tasks:
+            raise HarnessError(f"none of the selected tasks has local data in {mirrors.data_dir}")
+    return tasks
 
 
 def _context(args):
@@ -311,59 +339,48 @@ def cmd_import(args) -> int:
 
 
 def cmd_speed(args) -> int:
-    from harness.loaders import load_encoder
     from harness.registry import load_registry
     from harness.results import ResultStore
-    from harness.runner import one_line
-    from harness.speed import load_corpus, measure, throughput_record
+    from harness.runner import each_model
+    from harness.speed import load_corpus, measure_model
 
     specs = load_registry(args.registry).select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     corpus = load_corpus(args.corpus, mirrors, args.size)
-    store, status = ResultStore(args.results_dir), EXIT_OK
+    store = ResultStore(args.results_dir)
     store.check_writable()
-    for spec in specs:
-        if not args.overwrite and store.throughput(spec.id, spec.revision) is not None:
-            print(f"[skipped] {spec.name}: speed already measured (--overwrite to measure again)")
-            continue
-        try:
-            encoder = load_encoder(spec, mirrors)
-            record = throughput_record(encoder, corpus, measure(encoder, corpus, args.repeats, not args.no_progress))
-        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
-            print(f"[failed] {spec.name}: {one_line(exc)}", file=sys.stderr)
-            status = EXIT_TASKS_FAILED
-            continue
-        path = store.write_throughput(spec.id, spec.revision, record)
-        print(f"[done] {spec.name}: {record.sentences_per_second:.1f} sentences/s (median of {args.repeats}; "
-              f"min {record.min:.1f}, max {record.max:.1f}) on {corpus.name} -> {path}")
-    return status
+
+    def measured(spec) -> str | None:
+        recorded = not args.overwrite and store.throughput(spec.id, spec.revision) is not None
+        return "speed already measured (--overwrite to measure again)" if recorded else None
+
+    failed = each_model(specs, measured,
+                        lambda spec: measure_model(spec, store, mirrors, corpus, args.repeats, not args.no_progress),
+                        print, _warn)
+    return EXIT_TASKS_FAILED if failed else EXIT_OK
 
 
 def cmd_distill(args) -> int:
-    import time
-
     from harness.distill import build, cached_build
     from harness.registry import load_registry
-    from harness.runner import one_line
+    from harness.runner import each_model
 
     specs = load_registry(args.registry).select(args.models)
     not_distilled = [s.name for s in specs if s.loader != "distilled"]
     if not_distilled:
         raise HarnessError(f"not distilled models (loader is not 'distilled'): {', '.join(not_distilled)}")
-    mirrors, status = Mirrors.from_options(model_dir=args.model_dir), EXIT_OK
-    for spec in specs:
-        if not args.force and (folder := cached_build(spec)) is not None:
-            print(f"[cached] {spec.name}: {folder}")
-            continue
-        start = time.perf_counter()
-        try:
-            folder = build(spec, mirrors, force=args.force)
-        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
-            print(f"[failed] {spec.name}: {one_line(exc)}", file=sys.stderr)
-            status = EXIT_TASKS_FAILED
-            continue
-        print(f"[built] {spec.name} in {time.perf_counter() - start:.1f} s -> {folder}")
-    return status
+    mirrors = Mirrors.from_options(model_dir=args.model_dir)
+
+    def cached(spec) -> str | None:
+        folder = None if args.force else cached_build(spec)
+        return f"cached in {folder} (--force to rebuild)" if folder else None
+
+    failed = each_model(specs, cached, lambda spec: f"built -> {build(spec, mirrors, force=args.force)}", print, _warn)
+    return EXIT_TASKS_FAILED if failed else EXIT_OK
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def cmd_plot(args) -> int:

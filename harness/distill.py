@@ -28,7 +28,7 @@ from harness.errors import HarnessError
 from harness.mirror import Mirrors, cache_home
 
 if TYPE_CHECKING:
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

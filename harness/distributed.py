@@ -35,46 +35,25 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.loaders import load_encoder
 from harness.mirror import Mirrors
-from harness.registry import ModelSpec
 from harness.runner import Cell, CellOutcome, CellResult, Runner, evaluate_cell, model_meta, one_line
+from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
 FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
-                 "HARNESS_CACHE_DIR", "HARNESS_CRASH_CELL", "HF_HOME", "HARNESS_PROBE_SEEDS")
-CRASH_CELL = "HARNESS_CRASH_CELL"
-"""Test hook: `<task name>:<times>:<folder>` makes the first `times` attempts of that task's cell exit
-their worker process half a second into the cell (attempts are counted in `<folder>/crashed-<name>`);
-the name `@load` stands for the model load."""
+                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS")
 LOAD = "@load"
+"""Stands for a unit's model load where attempts are counted per cell."""
 STALL_CHECK_S = 300
 """How long the driver waits for a result before it warns about units no live node can hold."""
-
-_worker_state: dict[str, Any] = {}
-
-
-def _crash_hook(name: str, value: str | None) -> None:
-    if not value:
-        return
-    target, times, folder = value.split(":", 2)
-    if target != name:
-        return
-    marker = Path(folder) / f"crashed-{name}"
-    crashed = int(marker.read_text()) if marker.exists() else 0
-    if crashed < int(times):
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(str(crashed + 1))
-        time.sleep(1.0)  # like a real crash some time into the work: what was yielded has reached the driver
-        os._exit(1)
 
 
 CELL_COST = {"static": 1, "transformer": 100}
@@ -151,26 +130,31 @@ def _use_assigned_cpus() -> None:
         torch.set_num_threads(max(1, int(cpus)))
 
 
-def _worker_catalogue():
-    from harness.tasks import Catalogue
+class WorkerCache:
+    """What a Ray worker process keeps between the tasks it runs: the task catalogue, and the last
+    unit's model for the next unit of the same model."""
 
-    if "catalogue" not in _worker_state:
-        _worker_state["catalogue"] = Catalogue()
-    return _worker_state["catalogue"]
+    def __init__(self):
+        self._catalogue = None
+        self._model: tuple[tuple, Any] | None = None
+
+    def catalogue(self):
+        from harness.tasks import Catalogue
+
+        if self._catalogue is None:
+            self._catalogue = Catalogue()
+        return self._catalogue
+
+    def encoder(self, spec: ModelSpec, mirrors: Mirrors, loader: Callable):
+        key = (spec.name, spec.id, spec.revision, spec.loader)
+        if self._model is None or self._model[0] != key:
+            self._model = None
+            self._model = (key, loader(spec, mirrors))
+        return self._model[1]
 
 
-def _worker_encoder(spec: ModelSpec, mirrors: Mirrors, crash: str | None):
-    """The unit's model, kept in the worker for the next unit of the same model."""
-    from harness.loaders import load_encoder
-
-    key = (spec.name, spec.id, spec.revision, spec.loader)
-    if _worker_state.get("model_key") != key:
-        _worker_state.pop("encoder", None)
-        _worker_state.pop("model_key", None)
-        _crash_hook(LOAD, crash)
-        _worker_state["encoder"] = load_encoder(spec, mirrors)
-        _worker_state["model_key"] = key
-    return _worker_state["encoder"]
+_WORKER = WorkerCache()
+"""This process's cache when it serves as a Ray worker (unused by the driver)."""
 
 
 def warm_worker(loaders: list[str], env: dict[str, str]) -> None:
@@ -179,21 +163,22 @@ def warm_worker(loaders: list[str], env: dict[str, str]) -> None:
     os.environ.update(env)
     from harness.loaders import import_libraries
 
-    _worker_catalogue()
+    _WORKER.catalogue()
     import_libraries(loaders)
 
 
-def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors,
-                       env: dict[str, str]) -> Iterator[dict[str, Any]]:
+def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors, env: dict[str, str],
+                       loader: Callable = load_encoder, evaluate: Callable = evaluate_cell) -> Iterator[dict[str, Any]]:
     """The body of a unit (a Ray generator task): load the model, yield its metadata (or the load
     error), then evaluate the cells in order, yielding each outcome as soon as it is ready.
 
-    `env` carries the driver's offline/cache switches, so a worker on any machine behaves alike."""
+    `env` carries the driver's offline/cache switches, so a worker on any machine behaves alike;
+    `loader` and `evaluate` are the runner's (tests give ones that fail on purpose)."""
     os.environ.update(env)
     _use_assigned_cpus()
-    catalogue = _worker_catalogue()
+    catalogue = _WORKER.catalogue()
     try:
-        encoder = _worker_encoder(spec, mirrors, env.get(CRASH_CELL))
+        encoder = _WORKER.encoder(spec, mirrors, loader)
     except Exception as exc:  # noqa: BLE001 - reported as the failure of each of the unit's cells
         yield {"load_error": f"model load failed: {one_line(exc)}"}
         return
@@ -204,8 +189,7 @@ def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors,
             outcome = CellOutcome("failed", error=f"task {name} is unknown to the harness on this worker; "
                                                   f"install the driver's harness version on every node")
         else:
-            _crash_hook(name, env.get(CRASH_CELL))
-            outcome = evaluate_cell(spec, task, encoder, mirrors)
+            outcome = evaluate(spec, task, encoder, mirrors)
         yield {"task": name, "outcome": outcome}
 
 
@@ -233,6 +217,102 @@ class _Unit:
     loaded: bool = False
 
 
+@dataclass
+class _Driving:
+    """The driver's state while units run: what is running, attempts per cell (or model load), and
+    what has been reported. Its methods are the steps of a run; `RayRunner._execute` strings them."""
+
+    runner: RayRunner
+    record: Callable[[CellResult], None]
+    bar: Any
+    needs: dict[str, dict[str, float]]
+    mirrors_ref: Any
+    env: dict[str, str]
+    running: dict[Any, _Unit] = field(default_factory=dict)
+    attempts: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)
+    metas_written: set[str] = field(default_factory=set)
+
+    def submit(self, cells: list[Cell]) -> None:
+        import ray
+
+        spec = cells[0].spec
+        remote = ray.remote(self.runner.unit_body).options(**self.needs[spec.name], max_retries=0)
+        gen = remote.remote(spec, [c.task.spec.name for c in cells], self.mirrors_ref, self.env, self.runner.loader,
+                            self.runner.evaluate)
+        self.running[gen] = _Unit(list(cells))
+
+    def finish(self, cell: Cell, outcome: CellOutcome) -> None:
+        result = self.runner.save(cell, outcome)
+        self.counts[result.status] += 1
+        self.record(result)
+        self.bar.set_postfix(running=sum(len(u.cells) for u in self.running.values()), done=self.counts["done"],
+                             failed=self.counts["failed"])
+
+    def fail_all(self, unit: _Unit, error: str) -> None:
+        remaining, unit.cells = unit.cells, []
+        for cell in remaining:
+            self.finish(cell, CellOutcome("failed", error=error))
+
+    def lost(self, unit: _Unit, exc: BaseException) -> None:
+        """The unit's worker went away: resubmit what is left, charging the cell (or model load) it was on."""
+        if not unit.cells:
+            return  # it died after its last result: nothing is lost
+        first = unit.cells[0]
+        key = first.key if unit.loaded else (LOAD, *first.key)  # a resubmitted unit keeps its first cell
+        what = f"{first.spec.name} / {first.task.spec.name}" if unit.loaded else f"{first.spec.name}: model load"
+        self.attempts[key] += 1
+        if self.attempts[key] <= self.runner.retries:
+            log.warning("%s: worker lost (%s); retrying", what, one_line(exc))
+            self.submit(unit.cells)
+            return
+        reason = f"worker lost on each of {self.attempts[key]} attempts: {one_line(exc)}"
+        if not unit.loaded:
+            self.fail_all(unit, f"model load: {reason}")
+            return
+        if unit.cells[1:]:
+            self.submit(unit.cells[1:])
+        self.finish(first, CellOutcome("failed", error=reason))
+
+    def take(self, gen) -> None:
+        """The next item of a unit that has one ready: a result, its model's metadata, or its end."""
+        import ray
+
+        unit = self.running[gen]
+        try:
+            reply = ray.get(next(gen))
+        except StopIteration:
+            self.running.pop(gen)
+            self.fail_all(unit, "the unit ended without this cell's result")  # not expected
+            return
+        except _lost_worker_errors() as exc:
+            self.running.pop(gen)
+            _cancel(gen)
+            self.lost(unit, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - the unit itself raised: its cells fail, no retry
+            self.running.pop(gen)
+            self.fail_all(unit, f"unit failed: {one_line(getattr(exc, 'cause', None) or exc)}")
+            return
+        self.answer(unit, reply)
+
+    def answer(self, unit: _Unit, reply: dict[str, Any]) -> None:
+        if "load_error" in reply:
+            self.fail_all(unit, reply["load_error"])
+        elif "meta" in reply:  # the first item: the unit still holds all its cells
+            unit.loaded = True
+            spec = unit.cells[0].spec
+            if spec.name not in self.metas_written:
+                self.runner.store.write_model_meta(spec.id, spec.revision, reply["meta"])
+                self.metas_written.add(spec.name)
+        else:
+            cell = unit.cells.pop(0)
+            if reply["task"] != cell.task.spec.name:
+                raise HarnessError(f"Ray unit of {cell.spec.name} returned {reply['task']} for "
+                                   f"{cell.task.spec.name}; the worker runs another harness version")
+            self.finish(cell, reply["outcome"])
+
+
 class RayRunner(Runner):
     """A Runner whose pending cells run as Ray generator tasks, one model per unit."""
 
@@ -244,6 +324,10 @@ class RayRunner(Runner):
         super().__init__(*args, **kwargs)
         if not ray_available():
             raise HarnessError("--ray needs the ray package: pip install '.[ray]'")
+        for option, value, floor in (("cpus-per-cell", cpus_per_cell, 0), ("cpus-per-transformer", cpus_per_transformer, 0),
+                                     ("gpus-per-transformer", gpus_per_transformer, None), ("retries", retries, None)):
+            if value < 0 or (floor is not None and value <= floor):
+                raise HarnessError(f"--ray-{option} {value}: must be {'above' if floor is not None else 'at least'} 0")
         self.address = address
         self.cpus_per_cell = cpus_per_cell
         self.cpus_per_transformer = cpus_per_transformer
@@ -274,6 +358,11 @@ class RayRunner(Runner):
             loaders = sorted({s.loader for s in specs})
             remote = ray.remote(warm_worker).options(**need)
             self._warming = [remote.remote(loaders, self._env()) for _ in range(min(warm, fit_count(need, nodes)))]
+
+    @property
+    def where(self) -> str:
+        address = ray_address(self.address)
+        return "Ray (local instance)" if address == "local" else f"Ray {address}"
 
     def close(self) -> None:
         """Disconnect from Ray (stopping the local instance when this runner started one)."""
@@ -309,6 +398,7 @@ class RayRunner(Runner):
                 self.close()
 
     def _execute(self, cells: list[Cell], record: Callable[[CellResult], None], bar) -> None:
+        """Plan the units, submit them, then take each result as it arrives until none is running."""
         import ray
 
         nodes = self._live_nodes()
@@ -316,91 +406,16 @@ class RayRunner(Runner):
         for name, need in needs.items():
             if fit_count(need, nodes) == 0:
                 log.warning(_placement_warning(name, need))
-        remote = ray.remote(self.unit_body)
-        mirrors, env = ray.put(self.mirrors), self._env()
-        lost_errors = _lost_worker_errors()
-        running: dict[Any, _Unit] = {}  # generator -> its unit
-        attempts: Counter[tuple[str, ...]] = Counter()  # per cell, and (LOAD, first cell) per unit's model load
-        counts = Counter()
-        metas_written: set[str] = set()
-
-        def submit(unit_cells: list[Cell]) -> None:
-            spec = unit_cells[0].spec
-            gen = remote.options(**needs[spec.name], max_retries=0).remote(
-                spec, [c.task.spec.name for c in unit_cells], mirrors, env)
-            running[gen] = _Unit(list(unit_cells))
-
-        def finish(cell: Cell, outcome: CellOutcome) -> None:
-            result = self.save(cell, outcome)
-            counts[result.status] += 1
-            record(result)
-            bar.set_postfix(running=sum(len(u.cells) for u in running.values()), done=counts["done"],
-                            failed=counts["failed"])
-
-        def fail_all(unit: _Unit, error: str) -> None:
-            remaining, unit.cells = unit.cells, []
-            for cell in remaining:
-                finish(cell, CellOutcome("failed", error=error))
-
-        def lost(unit: _Unit, exc: BaseException) -> None:
-            """The unit's worker went away: resubmit what is left, charging the cell (or model load) it was on."""
-            if not unit.cells:
-                return  # it died after its last result: nothing is lost
-            first = unit.cells[0]
-            key = first.key if unit.loaded else (LOAD, *first.key)  # a resubmitted unit keeps its first cell
-            what = f"{first.spec.name} / {first.task.spec.name}" if unit.loaded else f"{first.spec.name}: model load"
-            attempts[key] += 1
-            if attempts[key] <= self.retries:
-                log.warning("%s: worker lost (%s); retrying", what, one_line(exc))
-                submit(unit.cells)
-                return
-            reason = f"worker lost on each of {attempts[key]} attempts: {one_line(exc)}"
-            if not unit.loaded:
-                fail_all(unit, f"model load: {reason}")
-                return
-            if unit.cells[1:]:
-                submit(unit.cells[1:])
-            finish(first, CellOutcome("failed", error=reason))
-
+        driving = _Driving(self, record, bar, needs, ray.put(self.mirrors), self._env())
         for unit_cells in plan_units(cells, lambda spec: max(1, fit_count(needs[spec.name], nodes))):
-            submit(unit_cells)
+            driving.submit(unit_cells)
         bar.set_postfix(running=len(cells), done=0, failed=0)
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=STALL_CHECK_S)
-            if not ready:
-                self._warn_unplaceable(running, needs)
-                continue
-            gen = ready[0]
-            unit = running[gen]
-            try:
-                reply = ray.get(next(gen))
-            except StopIteration:
-                running.pop(gen)
-                fail_all(unit, "the unit ended without this cell's result")  # not expected
-                continue
-            except lost_errors as exc:
-                running.pop(gen)
-                _cancel(gen)
-                lost(unit, exc)
-                continue
-            except Exception as exc:  # noqa: BLE001 - the unit itself raised: its cells fail, no retry
-                running.pop(gen)
-                fail_all(unit, f"unit failed: {one_line(getattr(exc, 'cause', None) or exc)}")
-                continue
-            if "load_error" in reply:
-                fail_all(unit, reply["load_error"])
-            elif "meta" in reply:  # the first item: the unit still holds all its cells
-                unit.loaded = True
-                spec = unit.cells[0].spec
-                if spec.name not in metas_written:
-                    self.store.write_model_meta(spec.id, spec.revision, reply["meta"])
-                    metas_written.add(spec.name)
+        while driving.running:
+            ready, _ = ray.wait(list(driving.running), num_returns=1, timeout=STALL_CHECK_S)
+            if ready:
+                driving.take(ready[0])
             else:
-                cell = unit.cells.pop(0)
-                if reply["task"] != cell.task.spec.name:
-                    raise HarnessError(f"Ray unit of {cell.spec.name} returned {reply['task']} for "
-                                       f"{cell.task.spec.name}; the worker runs another harness version")
-                finish(cell, reply["outcome"])
+                self._warn_unplaceable(driving.running, needs)
 
     def _warn_unplaceable(self, running: dict[Any, _Unit], needs: dict[str, dict[str, float]]) -> None:
         """After a long wait: name the models whose waiting units no live node can hold (e.g. their node died)."""

@@ -27,7 +27,7 @@ from harness.errors import HarnessError, ModelUnavailableError
 from harness.mirror import Mirrors, is_offline
 
 if TYPE_CHECKING:
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

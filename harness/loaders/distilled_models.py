@@ -14,7 +14,7 @@ from harness.loaders.model2vec_models import FRAMEWORK, LIBRARY, SETTINGS, Model
 
 if TYPE_CHECKING:
     from harness.mirror import Mirrors
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 
 def load(spec: ModelSpec, mirrors: Mirrors) -> Model2VecEncoder:

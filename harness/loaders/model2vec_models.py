@@ -12,7 +12,7 @@ from harness.loaders import LoaderKind
 
 if TYPE_CHECKING:
     from harness.mirror import Mirrors
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 FRAMEWORK = "NumPy"
 """What mteb's own ModelMeta of model2vec models says."""

@@ -22,7 +22,7 @@ from harness.loaders.sentence_transformer_models import FRAMEWORK, LIBRARY, SETT
 
 if TYPE_CHECKING:
     from harness.mirror import Mirrors
-    from harness.registry import ModelSpec
+    from harness.spec import ModelSpec
 
 
 def word_vector_model(folder: Path):
