@@ -18,8 +18,6 @@ from harness import __version__
 from harness.errors import HarnessError
 from harness.mirror import Mirrors, set_offline
 
-log = logging.getLogger("harness")
-
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 

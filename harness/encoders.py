@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,6 @@ from harness.mirror import Mirrors, is_offline
 
 if TYPE_CHECKING:
     from harness.spec import ModelSpec
-
-log = logging.getLogger(__name__)
 
 SourceKind = Literal["mirror", "package", "hub", "cache"]
 

@@ -1,5 +1,6 @@
-"""Extending the harness by one file: a task family from the tests folder, seen by the catalogue,
-a run's result files and the report, without editing the package."""
+"""Extending the harness by one file each: a task family, a loader kind and a report table from the
+tests folder, seen by the catalogue, the registry, a run's result files and the report, without
+editing the package."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from harness.tasks import families
 
 @pytest.fixture()
 def toy_plugin(monkeypatch):
-    monkeypatch.setenv("HARNESS_PLUGINS", "tests.toy_family")
+    monkeypatch.setenv("HARNESS_PLUGINS", "tests.toy_family,tests.toy_loader,tests.toy_table")
     families.cache_clear()
+    loader_kinds.cache_clear()
     yield
     families.cache_clear()
+    loader_kinds.cache_clear()
 
 
 def test_a_family_from_one_outside_file_runs_and_is_reported(toy_plugin, tmp_path, capsys, registry):
@@ -56,3 +59,24 @@ def test_an_unimportable_plugin_is_one_line(monkeypatch, capsys):
         assert "HARNESS_PLUGINS: cannot import 'no_such_module_anywhere'" in capsys.readouterr().err
     finally:
         families.cache_clear()
+
+
+def test_a_loader_kind_and_a_table_from_outside_files(toy_plugin, tmp_path, data_dir, capsys):
+    import yaml
+
+    entry = {"name": "hashed", "id": "toy/hashed", "revision": "v1", "loader": "toy-hash", "params_m": 0.1,
+             "family": "static", "link": "https://example.org", "loader_kwargs": {"dim": 32}}
+    registry = tmp_path / "reg.yaml"
+    registry.write_text(yaml.safe_dump({"models": [entry]}))
+    assert main(["run", "--no-progress", "--registry", str(registry), "--results-dir", str(tmp_path / "r"),
+                 "--data-dir", str(data_dir), "-m", "hashed", "-t", "MEN", "SimLex"]) == 0
+    meta = json.loads((tmp_path / "r" / "toy__hashed" / "v1" / "model_meta.json").read_text())
+    assert meta["loader"] == "toy-hash" and meta["harness"]["library"] == "toy" and meta["embed_dim"] == 32
+    assert main(["report", "--registry", str(registry), "--results-dir", str(tmp_path / "r"),
+                 "--out", str(tmp_path / "out"), "--published", "none"]) == 0
+    assert "## Scores per model" in (tmp_path / "out" / "README.md").read_text()
+    assert "hashed,2" in (tmp_path / "out" / "scores_per_model.csv").read_text()
+    entry["loader_kwargs"] = {}
+    registry.write_text(yaml.safe_dump({"models": [entry]}))
+    assert main(["models", "--registry", str(registry)]) == 2
+    assert "a 'toy-hash' model needs loader_kwargs {'dim'}" in capsys.readouterr().err

@@ -36,16 +36,12 @@ def test_shipped_registry_has_every_published_model_and_the_offline_ones(registr
 
 
 def test_published_names_match_the_reference_tables(registry):
-    import csv
-    from pathlib import Path
+    from harness.summary import published_table
 
-    ref = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
-    if not ref.is_dir():
-        pytest.skip("../shared/reference not present")
-    for table in ("paper_main_table.csv", "paper_ablation_table.csv"):
-        with open(ref / table) as fh:
-            for row in csv.DictReader(fh):
-                assert row["model"] in registry, f"{table}: {row['model']} missing from the registry"
+    for table in ("main", "retrieval", "ablation"):
+        for model in published_table(table).index:
+            assert model in registry, f"harness/reference/{table}.csv: {model} missing from the registry"
+            assert table in registry.get(model).tables, f"{model}: 'tables' lacks {table}"
 
 
 def test_ablation_entries_carry_teacher_and_recipe(registry):

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +24,6 @@ from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder, EncoderInfo
 from harness.mirror import Mirrors
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
-
-log = logging.getLogger(__name__)
 
 BENCHMARK = "MTEB(eng, v1)"
 SPLIT = "test"

@@ -18,7 +18,6 @@ package (a dependency), which ships the same files.
 from __future__ import annotations
 
 import csv
-import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +30,6 @@ from harness.encoders import Encoder
 from harness.errors import DataUnavailableError, HarnessError
 from harness.mirror import Mirrors
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
-
-log = logging.getLogger(__name__)
 
 HUB_ID = "Lihuchen/pearl_benchmark"
 HUB_REVISION = "main"
