@@ -79,12 +79,23 @@ def long_table(records: Iterable[ScoreRecord], datasets: Sequence[Dataset],
                      "benchmark": ds.benchmark, "group": ds.group, "dataset": ds.name, "task": r.task,
                      "split": ds.split, "subset": ds.subset, "metric": r.metric, "score": r.value,
                      "counted": counted, "source": str(r.path), "mteb_version": r.mteb_version or "",
-                     "note": r.note, "imported_from": r.imported_from})
+                     "note": r.note, "imported_from": r.imported_from, **_provenance_columns(r)})
     return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
 LONG_COLUMNS = ["model", "model_id", "origin", "revision", "benchmark", "group", "dataset", "task", "split", "subset",
-                "metric", "score", "counted", "source", "mteb_version", "note", "imported_from"]
+                "metric", "score", "counted", "source", "mteb_version", "note", "imported_from", "date",
+                "harness_version", "data_source", "data_fingerprint", "data_checksums"]
+
+
+def _provenance_columns(record: ScoreRecord) -> dict[str, str]:
+    """When, by which harness, and from which data a score was computed ("" where a file does not say)."""
+    block = record.provenance
+    data = block.data if block else {}
+    fingerprint = data.get("fingerprint") or {}
+    return {"date": record.date or "", "harness_version": block.version if block else "",
+            "data_source": str(data.get("source", "")), "data_fingerprint": str(fingerprint.get("sha256", "")),
+            "data_checksums": str(fingerprint.get("checksums", ""))}
 
 
 def dataset_scores(long: pd.DataFrame, datasets: Sequence[Dataset]) -> pd.DataFrame:
