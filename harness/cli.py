@@ -1,4 +1,4 @@
-"""Command line: `harness models | tasks | verify | run | speed | distill | import | report | plot`.
+"""Command line: `harness models | tasks | verify | run | speed | distill | import | report | plot | compare`.
 
 Each command parses its options and hands the work to the module that owns it. Exit codes: 0
 everything asked for was computed (or already there); 1 some task failed or was unavailable (every
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_parse_models, _parse_tasks, _parse_verify, _parse_report, _parse_import, _parse_speed,
-                _parse_distill, _parse_plot, _parse_run):
+                _parse_distill, _parse_plot, _parse_compare, _parse_run):
         add(sub)
     return parser
 
@@ -129,6 +129,15 @@ def _parse_plot(sub) -> None:
     _add_mirrors(p, model=False)
 
 
+def _parse_compare(sub) -> None:
+    p = sub.add_parser("compare", help="paired statistics of two models over the datasets both have, per source")
+    p.add_argument("models", nargs=2, metavar="MODEL", help="two model names, A and B (differences are A - B)")
+    p.add_argument("--results-dir", default="results", metavar="DIR", help="computed result files (default: results)")
+    _add_published(p)
+    _add_registry(p)
+    _add_mirrors(p, model=False)
+
+
 def _parse_run(sub) -> None:
     p = sub.add_parser("run", help="evaluate models on tasks or groups")
     p.add_argument("-m", "--models", nargs="+", required=True, metavar="MODEL", help="registry names")
@@ -139,6 +148,9 @@ def _parse_run(sub) -> None:
                    help="silently leave out tasks without local data when offline")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="worker processes on this machine (default: the usable cores; 1: one cell after another "
+                        "in this process)")
     p.add_argument("--probe-seeds", type=int, metavar="K",
                    help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
                         "(env HARNESS_PROBE_SEEDS; default 4; 0 for none)")
@@ -270,9 +282,13 @@ def _runner(args, store, mirrors: Mirrors):
     """The runner the options ask for: here, or on Ray."""
     common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
     if args.ray is None:
+        from harness.pool import PoolRunner, choose_jobs
         from harness.runner import Runner
 
-        return Runner(store, mirrors, **common)
+        jobs = choose_jobs(args.jobs)
+        return Runner(store, mirrors, **common) if jobs == 1 else PoolRunner(store, mirrors, jobs=jobs, **common)
+    if args.jobs is not None:
+        raise HarnessError("--jobs and --ray: choose one (Ray decides its own workers)")
     from harness.distributed import RayRunner
 
     return RayRunner(store, mirrors, address=args.ray or None, cpus_per_cell=args.ray_cpus_per_cell,
@@ -292,7 +308,7 @@ def _tasks(args, mirrors: Mirrors) -> list:
 
 
 def _context(args):
-    """The report's context (computed and published results, read once) for `report` and `plot`."""
+    """The report's context (computed and published results, read once) for `report`, `plot` and `compare`."""
     from harness.registry import load_registry
     from harness.report import build_context, read_results
     from harness.summary import task_keys
@@ -393,6 +409,40 @@ def cmd_plot(args) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args) -> int:
+    from harness.stats import METHOD, compare_models, fmt, fmt_interval, fmt_p
+    from harness.summary import SOURCES
+
+    ctx = _context(args)
+    have = set(ctx.long["model"])
+    for name in args.models:
+        if name not in have and name not in ctx.registry:
+            ctx.registry.get(name)  # raises: unknown model, with a "did you mean"
+    a, b = args.models
+    results = compare_models(ctx.scores, a, b)
+    groups = {d.name: d.group for d in ctx.datasets}
+    print(f"{a} vs {b}: paired over the datasets both have within one source; A - B, scores x100")
+    rows = [("source", "n", "mean A-B", "95% CI", "p (Wilcoxon)", "datasets")]
+    for origin in ("computed", "published"):
+        result = results.get(origin)
+        if result is None:
+            rows.append((SOURCES[origin], "0", "N/A", "N/A", "N/A", "no results of this source were read"))
+            continue
+        counts: dict[str, int] = {}
+        for name in result.datasets:
+            counts[groups[name]] = counts.get(groups[name], 0) + 1
+        used = ", ".join(f"{g} {n}" for g, n in counts.items())
+        used = (f"{used} ({result.note})" if result.note else used) if result.n else result.note
+        rows.append((SOURCES[origin], str(result.n), fmt(result.mean), fmt_interval(result.low, result.high),
+                     fmt_p(result.p_value), used))
+    _print_table(rows)
+    print(METHOD)
+    if not any(r.n for r in results.values()):
+        print(f"compare: no source has a dataset scored for both {a} and {b}", file=sys.stderr)
+        return EXIT_TASKS_FAILED
+    return EXIT_OK
+
+
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -400,7 +450,7 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
 
 
 COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "verify": cmd_verify, "run": cmd_run, "report": cmd_report, "import": cmd_import,
-            "speed": cmd_speed, "plot": cmd_plot, "distill": cmd_distill}
+            "speed": cmd_speed, "plot": cmd_plot, "distill": cmd_distill, "compare": cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

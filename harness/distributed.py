@@ -43,7 +43,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.loaders import load_encoder
 from harness.mirror import Mirrors
-from harness.runner import Cell, CellOutcome, CellResult, Runner, evaluate_cell, model_meta, one_line
+from harness.runner import Cell, CellOutcome, CellResult, Runner, WorkerCache, evaluate_cell, model_meta, one_line
 from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -128,29 +128,6 @@ def _use_assigned_cpus() -> None:
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
     if cpus:
         torch.set_num_threads(max(1, int(cpus)))
-
-
-class WorkerCache:
-    """What a Ray worker process keeps between the tasks it runs: the task catalogue, and the last
-    unit's model for the next unit of the same model."""
-
-    def __init__(self):
-        self._catalogue = None
-        self._model: tuple[tuple, Any] | None = None
-
-    def catalogue(self):
-        from harness.tasks import Catalogue
-
-        if self._catalogue is None:
-            self._catalogue = Catalogue()
-        return self._catalogue
-
-    def encoder(self, spec: ModelSpec, mirrors: Mirrors, loader: Callable):
-        key = (spec.name, spec.id, spec.revision, spec.loader)
-        if self._model is None or self._model[0] != key:
-            self._model = None
-            self._model = (key, loader(spec, mirrors))
-        return self._model[1]
 
 
 _WORKER = WorkerCache()

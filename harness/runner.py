@@ -214,6 +214,30 @@ def select_shard(cells: Sequence[Cell], index: int, count: int) -> list[Cell]:
     return [c for c in cells if rank[c.key] % count == index]
 
 
+class WorkerCache:
+    """What a worker process keeps between the cells it runs: the task catalogue, and its last model
+    (for the next cell or unit of the same model)."""
+
+    def __init__(self):
+        self._catalogue = None
+        self._model: tuple[tuple, Any] | None = None
+
+    def catalogue(self):
+        from harness.tasks import Catalogue
+
+        if self._catalogue is None:
+            self._catalogue = Catalogue()
+        return self._catalogue
+
+    def encoder(self, spec: ModelSpec, mirrors: Mirrors, loader: Callable):
+        key = (spec.name, spec.id, spec.revision, spec.loader)
+        if self._model is None or self._model[0] != key:
+            self._model = None
+            gc.collect()
+            self._model = (key, loader(spec, mirrors))
+        return self._model[1]
+
+
 def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirrors) -> CellOutcome:
     """Evaluate one cell (seeded) into a result document; no file is written here."""
     seed_everything(SEED)
@@ -304,9 +328,11 @@ class Runner:
         results: list[CellResult] = []
         bar = tqdm(total=len(cells), unit="task", disable=not self.progress, dynamic_ncols=True)
 
-        def record(result: CellResult) -> None:
+        def record(result: CellResult, progress: bool = True) -> None:
+            """Keep and print a cell's result (and move the bar, unless the runner moved it on arrival)."""
             results.append(result)
-            bar.update(1)
+            if progress:
+                bar.update(1)
             bar.write(result.line()) if self.progress else self.echo(result.line())
 
         try:

@@ -1,0 +1,221 @@
+"""Running the grid on every core of one machine: the pending cells in a pool of worker processes.
+
+- `harness run --jobs N` (default: the usable cores) runs cells in N worker processes of a
+  `concurrent.futures.ProcessPoolExecutor` (spawned, so each imports torch and mteb once). A worker
+  keeps its last model loaded; cells are handed out in grid order, model after model, so a static
+  model's cells spread over every worker (it loads in about a second) and a worker seldom reloads.
+- Threads: a static model's cell runs on one thread; a transformer's cell on the cores divided among
+  the transformer cells that can run at once (`transformer_threads`), so two of them do not fight
+  over the same cores. Seeds are set per cell, so a cell's scores do not depend on its worker.
+- The parent writes every result through the atomic store as it arrives, and prints the cells' lines
+  in grid order; resume and the isolation of failures are the local run's.
+- A worker that dies (segfault, out-of-memory kill) breaks the pool: the cells that were running
+  then are run again one at a time in a fresh worker, and the one that kills its worker again fails
+  with a one-line reason; the other cells go on.
+- Workers watch their parent and end within a second when it dies (even by kill -9): only the parent
+  writes files, so nothing is left half-written and a rerun resumes.
+- Memory: each worker holds torch, mteb and one model (`WORKER_MEMORY_GB`); N is lowered, with a
+  warning, to what the available memory holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.mirror import Mirrors
+from harness.runner import Cell, CellOutcome, CellResult, Runner, WorkerCache, model_meta, one_line
+from harness.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+WORKER_MEMORY_GB = 1.5
+"""Peak memory of one worker with all-MiniLM-L6-v2 on the offline tasks (1.2 GB measured), rounded up."""
+FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
+                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS")
+
+_CACHE = WorkerCache()
+"""This process's catalogue and model when it serves as a pool worker (unused by the parent)."""
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def available_memory_gb() -> float | None:
+    """MemAvailable from /proc/meminfo, in GB (None where there is no /proc)."""
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024 ** 2
+    except OSError:
+        return None
+    return None
+
+
+def choose_jobs(requested: int | None) -> int:
+    """The number of workers: the usable cores by default; more than the cores, or more than the
+    available memory holds, is lowered with a warning; below 1 is an error."""
+    cores = usable_cores()
+    jobs = cores if requested is None else requested
+    if jobs < 1:
+        raise HarnessError(f"--jobs {jobs}: must be 1 or more (default: the {cores} usable cores)")
+    if jobs > cores:
+        log.warning("--jobs %d: only %d usable cores; running %d workers", jobs, cores, cores)
+        jobs = cores
+    memory = available_memory_gb()
+    if memory is not None and jobs > 1 and jobs * WORKER_MEMORY_GB > memory:
+        fit = max(1, int(memory // WORKER_MEMORY_GB))
+        log.warning("--jobs %d: %.1f GB of memory available, ~%.1f GB per worker; running %d workers",
+                    jobs, memory, WORKER_MEMORY_GB, fit)
+        jobs = fit
+    return jobs
+
+
+def transformer_threads(cores: int, jobs: int, transformer_cells: int) -> int:
+    """Torch threads for a transformer cell: the cores divided among the transformer cells that can
+    run at once (at most one per worker)."""
+    return max(1, cores // max(1, min(jobs, transformer_cells)))
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _start_worker(env: dict[str, str], parent: int) -> None:
+    """A worker's start: the parent's offline and cache switches, and a watch on the parent's life."""
+    os.environ.update(env)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def run_cell(spec: ModelSpec, task_name: str, mirrors: Mirrors, threads: int, loader: Callable,
+             evaluate: Callable) -> tuple[dict[str, Any] | None, CellOutcome]:
+    """In a worker: evaluate one cell on `threads` threads; the model's metadata (None when it did not
+    load) and the cell's outcome."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    task = _CACHE.catalogue().tasks.get(task_name)
+    if task is None:
+        return None, CellOutcome("failed", error=f"task {task_name} is unknown to the worker's harness")
+    try:
+        encoder = _CACHE.encoder(spec, mirrors, loader)
+    except Exception as exc:  # noqa: BLE001 - reported as this cell's failure
+        return None, CellOutcome("failed", error=f"model load failed: {one_line(exc)}")
+    with threadpool_limits(threads):
+        outcome = evaluate(spec, task, encoder, mirrors)
+    return model_meta(spec, encoder.info), outcome
+
+
+class _InOrder:
+    """Releases the cells' results to `record` in grid order, as soon as every earlier cell is done."""
+
+    def __init__(self, cells: list[Cell], record: Callable[..., None]):
+        self.position = {cell.key: i for i, cell in enumerate(cells)}
+        self.record = record
+        self.waiting: dict[int, CellResult] = {}
+        self.next = 0
+
+    def add(self, cell: Cell, result: CellResult) -> None:
+        self.waiting[self.position[cell.key]] = result
+        while self.next in self.waiting:
+            self.record(self.waiting.pop(self.next), progress=False)
+            self.next += 1
+
+
+class PoolRunner(Runner):
+    """A Runner whose pending cells run in `jobs` worker processes on this machine."""
+
+    def __init__(self, *args, jobs: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.jobs = jobs
+        self.cores = usable_cores()
+        self._metas: set[str] = set()
+
+    @property
+    def where(self) -> str:
+        return f"here in {self.jobs} worker processes"
+
+    def execute(self, cells: list[Cell], record: Callable[..., None], bar) -> None:
+        """Run the cells in the pool; after a worker died, the cells it may have been on, one at a time."""
+        ordered = _InOrder(cells, record)
+        left = {c.key for c in cells if c.spec.family == "transformer"}
+        pending = list(cells)
+        while pending:
+            pending, suspects = self._run_pool(pending, ordered, bar, left)
+            for cell in suspects:
+                self._run_alone(cell, ordered, bar, left)
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(env, os.getpid()))
+
+    def _submit(self, pool: ProcessPoolExecutor, cell: Cell, transformers_left: set) -> Future:
+        threads = 1
+        if cell.spec.family == "transformer":
+            threads = transformer_threads(self.cores, self.jobs, len(transformers_left))
+        return pool.submit(run_cell, cell.spec, cell.task.spec.name, self.mirrors, threads, self.loader, self.evaluate)
+
+    def _run_pool(self, cells: list[Cell], ordered: _InOrder, bar, left: set) -> tuple[list[Cell], list[Cell]]:
+        """Run `cells`, at most `jobs` at a time. When a worker dies: (the cells not started, the cells
+        that were running); else two empty lists."""
+        queue, in_flight = list(reversed(cells)), {}
+        with self._pool(min(self.jobs, len(cells))) as pool:
+            while queue or in_flight:
+                while queue and len(in_flight) < self.jobs:
+                    cell = queue.pop()
+                    in_flight[self._submit(pool, cell, left)] = cell
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    return list(reversed(queue)), self._settle_broken(in_flight, ordered, bar, left)
+                for future in done:
+                    self._finish(in_flight.pop(future), *future.result(), ordered, bar, left)
+        return [], []
+
+    def _settle_broken(self, in_flight: dict[Future, Cell], ordered: _InOrder, bar, left: set) -> list[Cell]:
+        """After a worker died: keep what finished before it, and return the cells to run again."""
+        suspects = []
+        for future, cell in in_flight.items():
+            if future.done() and future.exception() is None:
+                self._finish(cell, *future.result(), ordered, bar, left)
+            else:
+                suspects.append(cell)
+        log.warning("a worker process died; running its possible cells again one at a time: %s",
+                    ", ".join(f"{c.spec.name} / {c.task.spec.name}" for c in suspects))
+        return suspects
+
+    def _run_alone(self, cell: Cell, ordered: _InOrder, bar, left: set) -> None:
+        with self._pool(1) as pool:
+            future = self._submit(pool, cell, left)
+            try:
+                meta, outcome = future.result()
+            except BrokenProcessPool:
+                meta, outcome = None, CellOutcome(
+                    "failed", error="its worker process died (a crash, or killed for memory) each time it ran")
+        self._finish(cell, meta, outcome, ordered, bar, left)
+
+    def _finish(self, cell: Cell, meta: dict | None, outcome: CellOutcome, ordered: _InOrder, bar, left: set) -> None:
+        spec = cell.spec
+        if meta is not None and spec.name not in self._metas:
+            self.store.write_model_meta(spec.id, spec.revision, meta)
+            self._metas.add(spec.name)
+        left.discard(cell.key)
+        bar.update(1)
+        ordered.add(cell, self.save(cell, outcome))

