@@ -242,23 +242,27 @@ ABLATION_PAIRS = (
 def ablation_findings(scores: pd.DataFrame, families: Sequence[str], published: pd.DataFrame) -> pd.DataFrame:
     """Each published ablation finding as a difference (×100) between two variants of a family.
 
-    Ours: the mean over the datasets both variants have of (with − without); published: the
-    difference of the two published Avg (All) values (both have all 72 datasets).
+    Ours: the mean over the datasets both variants have of (with − without), with its 95 % bootstrap
+    interval and Wilcoxon p-value (`harness.stats.paired`; NaN where not defined); `scores` holds
+    one origin only. Published: the difference of the two published Avg (All) values (both have all
+    72 datasets; the published table has no per-dataset scores to test).
     """
+    from harness.stats import paired
+
     rows = []
     for family in families:
         for finding, better, worse in ABLATION_PAIRS:
             a, b = f"{family}_{better}", f"{family}_{worse}"
-            ours, n = math.nan, 0
+            ours = low = high = p_value = math.nan
+            n = 0
             if a in scores.index and b in scores.index:
-                both = scores.loc[[a, b]].dropna(axis=1)
-                n = both.shape[1]
-                if n:
-                    ours = 100 * float((both.loc[a] - both.loc[b]).mean())
+                result = paired(scores.loc[a], scores.loc[b])
+                n, ours, low, high, p_value = result.n, result.mean, result.low, result.high, result.p_value
             theirs = (published.loc[a, "Avg (All)"] - published.loc[b, "Avg (All)"]
                       if a in published.index and b in published.index else math.nan)
             rows.append({"finding": finding, "family": family, "with": a, "without": b, "ours": ours,
-                         "datasets": n, "published": theirs,
+                         "datasets": n, "95% CI low": low, "95% CI high": high, "p (Wilcoxon)": p_value,
+                         "published": theirs,
                          "holds (ours)": "" if math.isnan(ours) else ("yes" if ours > 0 else "no"),
                          "holds (published)": "" if math.isnan(theirs) else ("yes" if theirs > 0 else "no")})
     return pd.DataFrame(rows)
