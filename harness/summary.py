@@ -198,7 +198,7 @@ def compare(ours: pd.DataFrame, published: pd.DataFrame, tolerance: float = 0.05
 def agreement(long: pd.DataFrame, tolerance: float = 0.05) -> pd.DataFrame:
     """Every (model, task) with both a computed and a published score: both (×100), their difference,
     flagged beyond `tolerance` (×100)."""
-    counted = long[long["counted"]]
+    counted = long[long["counted"].astype(bool)]  # an empty frame has an object column
     computed = counted[counted["origin"] == "computed"].set_index(["model", "task"])
     published = counted[counted["origin"] == "published"].set_index(["model", "task"])
     both = computed.index.intersection(published.index)

@@ -7,3 +7,14 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install -q --disable-pip-version-check -e '.[offline,test,ray]'
+# The browser tests of the leaderboard page (tests/test_page.py) drive Debian's Chromium through
+# Playwright (in the `test` extra above); Playwright's own browser download is not used. Without
+# Chromium those tests skip and say why.
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+            || echo "install: could not install chromium; the browser tests will be skipped" >&2
+    else
+        echo "install: no /usr/bin/chromium (as root: apt-get install chromium); the browser tests will be skipped" >&2
+    fi
+fi

