@@ -149,8 +149,8 @@ def _parse_run(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
-                   help="worker processes on this machine (default: the usable cores; 1: one cell after another "
-                        "in this process)")
+                   help="worker processes on this machine (env HARNESS_JOBS; default: the usable cores; 1: one "
+                        "cell after another in this process)")
     p.add_argument("--probe-seeds", type=int, metavar="K",
                    help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
                         "(env HARNESS_PROBE_SEEDS; default 4; 0 for none)")

@@ -66,9 +66,14 @@ def available_memory_gb() -> float | None:
 
 
 def choose_jobs(requested: int | None) -> int:
-    """The number of workers: the usable cores by default; more than the cores, or more than the
-    available memory holds, is lowered with a warning; below 1 is an error."""
+    """The number of workers: `requested`, else HARNESS_JOBS, else the usable cores; more than the
+    cores, or more than the available memory holds, is lowered with a warning; below 1 is an error."""
     cores = usable_cores()
+    if requested is None and os.environ.get("HARNESS_JOBS"):
+        try:
+            requested = int(os.environ["HARNESS_JOBS"])
+        except ValueError:
+            raise HarnessError(f"HARNESS_JOBS={os.environ['HARNESS_JOBS']!r}: expected a whole number") from None
     jobs = cores if requested is None else requested
     if jobs < 1:
         raise HarnessError(f"--jobs {jobs}: must be 1 or more (default: the {cores} usable cores)")

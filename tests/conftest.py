@@ -29,10 +29,12 @@ needs_data = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
-    """Tests never reach the network; variables set by the code under test are restored afterwards."""
+    """Tests never reach the network; variables set by the code under test are restored afterwards.
+    Runs go one cell after another unless a test asks for workers (--jobs)."""
     for var in _OFFLINE_VARS:
         monkeypatch.setenv(var, "1")
     monkeypatch.delenv("HARNESS_MODEL_DIR", raising=False)
+    monkeypatch.setenv("HARNESS_JOBS", "1")
 
 
 @pytest.fixture(scope="session")
