@@ -16,8 +16,10 @@ with Jinja2 from plain values computed here:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -204,11 +206,10 @@ def _records(ctx: Context) -> dict[str, list[list]]:
     frame = long.assign(_o=long["dataset"].map(order), _s=long["origin"].map({"computed": 0, "published": 1}))
     frame = frame.sort_values(["_s", "_o", "task"], kind="stable")
     out: dict[str, list[list]] = {}
-    labels = SOURCES
-    for row in frame[["model", *[f for f in DETAIL_FIELDS]]].itertuples(index=False):
+    for row in frame[["model", *DETAIL_FIELDS]].itertuples(index=False):
         values = row._asdict()
         model = values.pop("model")
-        values["origin"] = labels.get(values["origin"], values["origin"])
+        values["origin"] = SOURCES.get(values["origin"], values["origin"])
         values["score"] = round(100 * float(values["score"]), 4)
         values["counted"] = bool(values["counted"])
         out.setdefault(model, []).append([_plain(values[f]) for f in DETAIL_FIELDS])
@@ -241,9 +242,7 @@ def _pairs(ctx: Context) -> dict:
 
 
 def _pair_values(result: Paired, groups: dict[str, str]) -> dict:
-    counts: dict[str, int] = {}
-    for name in result.datasets:
-        counts[groups.get(name, "?")] = counts.get(groups.get(name, "?"), 0) + 1
+    counts = dict(Counter(groups.get(name, "?") for name in result.datasets))
     finite = lambda v: None if math.isnan(v) else round(v, 4)  # noqa: E731
     return {"n": result.n, "mean": finite(result.mean), "low": finite(result.low), "high": finite(result.high),
             "p": None if math.isnan(result.p_value) else float(f"{result.p_value:.4g}"), "note": result.note,
@@ -323,7 +322,7 @@ def _spread_labels(points: list[dict], gap: float = 12.0) -> None:
     for _ in range(50):
         moved = False
         ordered = sorted(points, key=lambda p: p["ly"])
-        for upper, lower in zip(ordered, ordered[1:]):
+        for upper, lower in pairwise(ordered):
             close = abs(upper["lx"] - lower["lx"]) < 120 and lower["ly"] - upper["ly"] < gap
             if close:
                 shift = (gap - (lower["ly"] - upper["ly"])) / 2 + 0.1
