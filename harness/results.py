@@ -81,6 +81,17 @@ def _first_non_finite(value: Any, where: str) -> str | None:
     return places[0] if places else None
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a part.
 
@@ -90,6 +101,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary new file would be, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -206,6 +218,8 @@ class ProtocolScore:
     """The field the value was read from (the protocol's metric, or its older name)."""
     note: str = ""
     """Set when the file's own `main_score` is not the protocol's metric."""
+    seed_spread: dict | None = None
+    """For seeded scores (the PEARL probe): the runs with further seeds, their mean and std."""
 
 
 def protocol_score(scores: Mapping[str, Any] | None, key: TaskKey) -> ProtocolScore | None:
@@ -224,7 +238,8 @@ def protocol_score(scores: Mapping[str, Any] | None, key: TaskKey) -> ProtocolSc
                 note = ""
                 if isinstance(own, (int, float)) and math.isfinite(own) and abs(own - value) > 1e-9:
                     note = f"file's main_score {own:.4f} is not {key.main_score}; {metric} {value:.4f} used"
-                return ProtocolScore(float(value), metric, note)
+                spread = entry.get("seed_spread") if isinstance(entry.get("seed_spread"), dict) else None
+                return ProtocolScore(float(value), metric, note, spread)
     return None
 
 
@@ -247,6 +262,8 @@ class ScoreRecord:
     provenance: Provenance | None = None
     """The harness block of a computed file (None for published files and files of other tools)."""
     imported_from: str = ""
+    seed_spread: dict | None = None
+    """For seeded scores: the runs with further seeds (`harness.probe.run_with_spread`)."""
 
 
 @dataclass
@@ -303,7 +320,7 @@ def _load(path: Path, model_id: str, key: TaskKey, origin: Origin) -> ScoreRecor
         model_id=model_id, revision=path.parent.name, task=key.name, value=found.value, metric=found.metric,
         origin="published" if imported_from else origin, path=path,
         mteb_version=block.get("original_mteb_version") if imported_from else raw.get("mteb_version"),
-        date=date, note=found.note, provenance=provenance, imported_from=imported_from)
+        date=date, note=found.note, provenance=provenance, imported_from=imported_from, seed_spread=found.seed_spread)
 
 
 def _why_unreadable(exc: Exception) -> str:

@@ -169,3 +169,12 @@ def test_reader_merges_revisions_registry_first_and_external_last(tmp_path):
     assert reading.notes == ["o__m MEN: pinned/MEN.json used; also in aaa, external (not used)"]
     (record,) = read_folder(tmp_path, {"MEN": MEN}, "published").records
     assert record.revision == "aaa"
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "X.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "X.json").stat().st_mode & 0o777 == 0o644
