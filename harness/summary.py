@@ -85,7 +85,7 @@ def long_table(records: Iterable[ScoreRecord], datasets: Sequence[Dataset],
 
 LONG_COLUMNS = ["model", "model_id", "origin", "revision", "benchmark", "group", "dataset", "task", "split", "subset",
                 "metric", "score", "counted", "source", "mteb_version", "note", "imported_from", "date",
-                "harness_version", "data_source", "data_fingerprint", "data_checksums"]
+                "harness_version", "data_source", "data_fingerprint", "data_checksums", "seed_runs", "seed_std"]
 
 
 def _provenance_columns(record: ScoreRecord) -> dict[str, str]:
@@ -95,7 +95,9 @@ def _provenance_columns(record: ScoreRecord) -> dict[str, str]:
     fingerprint = data.get("fingerprint") or {}
     return {"date": record.date or "", "harness_version": block.version if block else "",
             "data_source": str(data.get("source", "")), "data_fingerprint": str(fingerprint.get("sha256", "")),
-            "data_checksums": str(fingerprint.get("checksums", ""))}
+            "data_checksums": str(fingerprint.get("checksums", "")),
+            "seed_runs": len(record.seed_spread["accuracies"]) if record.seed_spread else 0,
+            "seed_std": record.seed_spread["std"] if record.seed_spread else math.nan}
 
 
 def dataset_scores(long: pd.DataFrame, datasets: Sequence[Dataset]) -> pd.DataFrame:
