@@ -153,7 +153,7 @@ def _parse_run(sub) -> None:
                         "cell after another in this process)")
     p.add_argument("--probe-seeds", type=int, metavar="K",
                    help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
-                        "(env HARNESS_PROBE_SEEDS; default 4; 0 for none)")
+                        "(env HARNESS_PROBE_SEEDS; default 0: the protocol's seed only; the main job uses 4)")
     _add_ray(p)
     _add_registry(p)
     _add_mirrors(p)

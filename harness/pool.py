@@ -108,7 +108,16 @@ def _start_worker(env: dict[str, str], parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
 
 
-def run_cell(spec: ModelSpec, task_name: str, mirrors: Mirrors, threads: int, loader: Callable,
+def warm_up(loaders: list[str]) -> None:
+    """A worker's first job: import the run's model libraries (and torch, mteb) while the parent prepares."""
+    import mteb  # noqa: F401
+
+    from harness.loaders import import_libraries
+
+    import_libraries(loaders)
+
+
+def run_cell(spec: ModelSpec, task, mirrors: Mirrors, threads: int, loader: Callable,
              evaluate: Callable) -> tuple[dict[str, Any] | None, CellOutcome]:
     """In a worker: evaluate one cell on `threads` threads; the model's metadata (None when it did not
     load) and the cell's outcome."""
@@ -116,9 +125,6 @@ def run_cell(spec: ModelSpec, task_name: str, mirrors: Mirrors, threads: int, lo
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
-    task = _CACHE.catalogue().tasks.get(task_name)
-    if task is None:
-        return None, CellOutcome("failed", error=f"task {task_name} is unknown to the worker's harness")
     try:
         encoder = _CACHE.encoder(spec, mirrors, loader)
     except Exception as exc:  # noqa: BLE001 - reported as this cell's failure
@@ -152,6 +158,21 @@ class PoolRunner(Runner):
         self.jobs = jobs
         self.cores = usable_cores()
         self._metas: set[str] = set()
+        self._warm: ProcessPoolExecutor | None = None
+
+    def start(self, specs=(), warm: int = 0) -> None:
+        """Start the workers now: they import torch, mteb and the models' libraries while the parent
+        builds the task catalogue."""
+        if self._warm is None and warm > 0:
+            self._warm = self._pool(self.jobs)
+            loaders = sorted({s.loader for s in specs})
+            for _ in range(self.jobs):
+                self._warm.submit(warm_up, loaders)
+
+    def close(self) -> None:
+        if self._warm is not None:
+            self._warm.shutdown(wait=False, cancel_futures=True)
+            self._warm = None
 
     @property
     def where(self) -> str:
@@ -176,13 +197,14 @@ class PoolRunner(Runner):
         threads = 1
         if cell.spec.family == "transformer":
             threads = transformer_threads(self.cores, self.jobs, len(transformers_left))
-        return pool.submit(run_cell, cell.spec, cell.task.spec.name, self.mirrors, threads, self.loader, self.evaluate)
+        return pool.submit(run_cell, cell.spec, cell.task, self.mirrors, threads, self.loader, self.evaluate)
 
     def _run_pool(self, cells: list[Cell], ordered: _InOrder, bar, left: set) -> tuple[list[Cell], list[Cell]]:
         """Run `cells`, at most `jobs` at a time. When a worker dies: (the cells not started, the cells
         that were running); else two empty lists."""
         queue, in_flight = list(reversed(cells)), {}
-        with self._pool(min(self.jobs, len(cells))) as pool:
+        pool, self._warm = self._warm or self._pool(min(self.jobs, len(cells))), None  # the warm workers, once
+        with pool:
             while queue or in_flight:
                 while queue and len(in_flight) < self.jobs:
                     cell = queue.pop()

@@ -13,7 +13,7 @@ start=$(date +%s)
 models=(potion-base-8M all-MiniLM-L6-v2 GloVe_6B_50d M2V_MiniLM_output M2V_MiniLM_output_nopca M2V_MiniLM_output_nozipf
         M2V_MiniLM_input_nozipf_nopca M2V_MiniLM_output_nozipf_nopca M2V_MiniLM_input)
 status=0
-.venv/bin/harness run --available-only -m "${models[@]}" -t MTEB PEARL WordSim "$@" || status=1
+.venv/bin/harness run --available-only --probe-seeds 4 -m "${models[@]}" -t MTEB PEARL WordSim "$@" || status=1
 .venv/bin/harness speed -m "${models[@]}" || status=1
 .venv/bin/harness report || status=1
 .venv/bin/harness plot || status=1

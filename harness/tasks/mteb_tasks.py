@@ -114,13 +114,15 @@ class MtebTask:
         )
 
 
+def _get_task(name: str, subset: str):
+    import mteb
+
+    return mteb.get_task(name, eval_splits=[SPLIT], hf_subsets=[subset])
+
+
 def _make_factory(name: str, subset: str) -> Callable[[], Any]:
-    def factory():
-        import mteb
-
-        return mteb.get_task(name, eval_splits=[SPLIT], hf_subsets=[subset])
-
-    return factory
+    """The mteb task with the protocol's split and subset (a partial, so that a task travels to workers)."""
+    return functools.partial(_get_task, name, subset)
 
 
 AGGREGATE_DATASETS = {"CQADupstackRetrieval": "CQADupstack"}
