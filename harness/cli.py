@@ -43,6 +43,14 @@ def _add_published(p: argparse.ArgumentParser) -> None:
                         "(default: env HARNESS_PUBLISHED, else <data-dir>/mteb-results when present)")
 
 
+def _add_reading(p: argparse.ArgumentParser) -> None:
+    """The options of the commands that read computed and published results (report, plot, compare)."""
+    p.add_argument("--results-dir", default="results", metavar="DIR", help="computed result files (default: results)")
+    _add_published(p)
+    _add_registry(p)
+    _add_mirrors(p, model=False)
+
+
 def _published(args, mirrors: Mirrors) -> list:
     from harness.results import default_published, published_source
 
@@ -80,11 +88,8 @@ def _parse_verify(sub) -> None:
 
 def _parse_report(sub) -> None:
     p = sub.add_parser("report", help="tables from the computed and the published result files (Markdown and CSV)")
-    p.add_argument("--results-dir", default="results", metavar="DIR", help="result files to read (default: results)")
     p.add_argument("--out", default="reports", metavar="DIR", help="where the tables go (default: reports)")
-    _add_published(p)
-    _add_registry(p)
-    _add_mirrors(p, model=False)
+    _add_reading(p)
 
 
 def _parse_import(sub) -> None:
@@ -122,20 +127,14 @@ def _parse_distill(sub) -> None:
 
 def _parse_plot(sub) -> None:
     p = sub.add_parser("plot", help="the throughput-versus-score bubble plot from result files")
-    p.add_argument("--results-dir", default="results", metavar="DIR")
-    p.add_argument("--out", default="reports", metavar="DIR")
-    _add_published(p)
-    _add_registry(p)
-    _add_mirrors(p, model=False)
+    p.add_argument("--out", default="reports", metavar="DIR", help="where the figure goes (default: reports)")
+    _add_reading(p)
 
 
 def _parse_compare(sub) -> None:
     p = sub.add_parser("compare", help="paired statistics of two models over the datasets both have, per source")
     p.add_argument("models", nargs=2, metavar="MODEL", help="two model names, A and B (differences are A - B)")
-    p.add_argument("--results-dir", default="results", metavar="DIR", help="computed result files (default: results)")
-    _add_published(p)
-    _add_registry(p)
-    _add_mirrors(p, model=False)
+    _add_reading(p)
 
 
 def _parse_run(sub) -> None:

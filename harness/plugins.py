@@ -30,3 +30,17 @@ def package_modules(package: ModuleType) -> list[ModuleType]:
     found = [importlib.import_module(f"{package.__name__}.{info.name}")
              for info in pkgutil.iter_modules(package.__path__) if not info.ispkg]
     return found + [m for m in plugin_modules() if m not in found]
+
+
+def components(package: ModuleType, attribute: str, kind: type, name: str = "name") -> dict[str, object]:
+    """The objects of type `kind` that the package's (and the plugins') modules define as `attribute`,
+    by their `name`; two with one name is a one-line error."""
+    found: dict[str, object] = {}
+    for module in package_modules(package):
+        value = getattr(module, attribute, None)
+        if isinstance(value, kind):
+            key = getattr(value, name)
+            if key in found:
+                raise HarnessError(f"{kind.__name__} '{key}' is defined twice ({module.__name__})")
+            found[key] = value
+    return found

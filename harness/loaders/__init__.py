@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.errors import RegistryError
-from harness.plugins import package_modules
+from harness.plugins import components
 
 if TYPE_CHECKING:
     from harness.encoders import Encoder
@@ -48,14 +48,7 @@ def loader_kinds() -> dict[str, LoaderKind]:
     """Every loader kind, by name."""
     import harness.loaders as package
 
-    kinds: dict[str, LoaderKind] = {}
-    for module in package_modules(package):
-        kind = getattr(module, "LOADER", None)
-        if isinstance(kind, LoaderKind):
-            if kind.name in kinds:
-                raise RegistryError(f"loader kind '{kind.name}' is defined twice ({module.__name__})")
-            kinds[kind.name] = kind
-    return kinds
+    return components(package, "LOADER", LoaderKind)
 
 
 def loader_kind(name: str) -> LoaderKind:

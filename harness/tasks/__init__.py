@@ -97,16 +97,9 @@ class TaskFamily:
 def families() -> tuple[TaskFamily, ...]:
     """Every task family (this package's modules and HARNESS_PLUGINS), in catalogue order."""
     import harness.tasks as package
-    from harness.plugins import package_modules
+    from harness.plugins import components
 
-    found: dict[str, TaskFamily] = {}
-    for module in package_modules(package):
-        family = getattr(module, "FAMILY", None)
-        if isinstance(family, TaskFamily):
-            if family.name in found:
-                raise HarnessError(f"task family '{family.name}' is defined twice ({module.__name__})")
-            found[family.name] = family
-    return tuple(sorted(found.values(), key=lambda f: (f.order, f.name)))
+    return tuple(sorted(components(package, "FAMILY", TaskFamily).values(), key=lambda f: (f.order, f.name)))
 
 
 class Catalogue:
