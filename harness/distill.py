@@ -12,6 +12,7 @@ one reloads the cached build. The cache is `HARNESS_CACHE_DIR` (default `~/.cach
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -91,24 +92,50 @@ def _input_embedding_model(teacher: Path, pca_dims: int | None, zipf: bool):
 
 
 def build(spec: ModelSpec, mirrors: Mirrors, force: bool = False) -> Path:
-    """Build (or find in the cache) the model of a distilled entry; returns its folder."""
+    """Build (or find in the cache) the model of a distilled entry; returns its folder. Processes that
+    need the same build at once (workers of one run) take turns: one builds, the others find it built."""
     _check(spec)
     if not force and (folder := cached_build(spec)) is not None:
         return folder
-    source = teacher_source(spec, mirrors)
-    teacher = download(source)
+    final = build_folder(spec)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(final):
+        if not force and (folder := cached_build(spec)) is not None:
+            return folder
+        source = teacher_source(spec, mirrors)
+        model = _distill(spec, download(source))
+        _save_atomically(spec, model, source, final)
+    return final
+
+
+@contextlib.contextmanager
+def _build_lock(final: Path):
+    """An exclusive lock on the build of `final`, held across processes."""
+    import fcntl
+
+    with open(final.parent / f".{final.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _distill(spec: ModelSpec, teacher: Path):
     recipe = spec.recipe
-    log.info("distilling %s from %s (%s embeddings, PCA %s, Zipf %s)", spec.name, source.location,
-             recipe.embeddings, recipe.pca_dims, recipe.zipf)
+    log.info("distilling %s from %s (%s embeddings, PCA %s, Zipf %s)", spec.name, teacher, recipe.embeddings,
+             recipe.pca_dims, recipe.zipf)
     if recipe.embeddings == "output":
         from model2vec.distill import distill
 
-        model = distill(model_name=str(teacher), pca_dims=recipe.pca_dims,
-                        sif_coefficient=SIF_COEFFICIENT if recipe.zipf else None, quantize_to="float32")
-    else:
-        model = _input_embedding_model(teacher, recipe.pca_dims, recipe.zipf)
-    final = build_folder(spec)
-    final.parent.mkdir(parents=True, exist_ok=True)
+        return distill(model_name=str(teacher), pca_dims=recipe.pca_dims,
+                       sif_coefficient=SIF_COEFFICIENT if recipe.zipf else None, quantize_to="float32")
+    return _input_embedding_model(teacher, recipe.pca_dims, recipe.zipf)
+
+
+def _save_atomically(spec: ModelSpec, model, source: ModelSource, final: Path) -> None:
+    """The model and its recipe record into `final`, through a temporary folder."""
+    recipe = spec.recipe
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
     try:
         model.save_pretrained(tmp)
@@ -123,4 +150,3 @@ def build(spec: ModelSpec, mirrors: Mirrors, force: bool = False) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final

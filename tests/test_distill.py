@@ -115,3 +115,30 @@ def test_hub_teacher_offline_is_a_clear_error(registry, tmp_path, capsys):
     assert main(["distill", "-m", "M2V_base_input", "--offline", "--model-dir", str(tmp_path)]) == 1
     assert f"model 'M2V_base_input' (BAAI/bge-base-en-v1.5) is not available offline ('{tmp_path}/BAAI" in \
         capsys.readouterr().err
+
+
+BUILD = """
+import logging, sys
+logging.basicConfig(level=logging.INFO)
+from harness.distill import build
+from harness.mirror import Mirrors
+from harness.registry import load_registry
+print(build(load_registry().get(sys.argv[1]), Mirrors()))
+"""
+
+
+def test_two_processes_needing_one_build_take_turns(tmp_path):
+    """Workers of one run may ask for the same distilled model at once: one builds it, the other finds it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", BUILD, "M2V_MiniLM_input_nozipf_nopca"], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert outs[0][0] == outs[1][0]  # the same folder
+    assert sum(err.count("distilling M2V_MiniLM_input_nozipf_nopca") for _, err in outs) == 1
+    folder = outs[0][0].strip()
+    assert json.loads(open(f"{folder}/harness_recipe.json").read())["name"] == "M2V_MiniLM_input_nozipf_nopca"
