@@ -3,9 +3,10 @@
 # mirror, HARNESS_MODEL_DIR, default ../shared/models), all-MiniLM-L6-v2 and GloVe 6B 50d (PyPI
 # packages) and the six MiniLM-teacher distillations (built here) — on every MTEB, PEARL and WordSim
 # task whose data is in the local mirror (HARNESS_DATA_DIR, default ../shared/data); then their
-# speeds, the tables (next to the published per-task results of the data mirror's mteb-results/) and
-# the plot. Results go to results/, tables and the figure to reports/. Finished tasks and measured
-# speeds are skipped (resume); extra arguments go to `harness run` (e.g. --overwrite).
+# speeds, the tables and leaderboard page (next to the published per-task results of the data
+# mirror's mteb-results/), the plot and a screenshot of the page. Results go to results/; tables,
+# page and figure to reports/. Finished tasks and measured speeds are skipped (resume); extra
+# arguments go to `harness run` (e.g. --overwrite). The probe's seed spread uses 4 further seeds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HARNESS_OFFLINE=1
@@ -17,5 +18,6 @@ status=0
 .venv/bin/harness speed -m "${models[@]}" || status=1
 .venv/bin/harness report || status=1
 .venv/bin/harness plot || status=1
+.venv/bin/python scripts/screenshot_page.py reports/index.html || status=1
 echo "main job: $(( $(date +%s) - start )) s (exit status $status)"
 exit $status
