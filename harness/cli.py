@@ -8,14 +8,13 @@ other task still ran); 2 bad input (registry, model or task name, folder), in on
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.logs import quiet_libraries
 from harness.mirror import Mirrors, set_offline
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -169,20 +168,6 @@ def _add_ray(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-gpus-per-transformer", type=float, default=1.0, metavar="N",
                    help="GPUs per transformer-model cell when the cluster has GPUs (default 1)")
     p.add_argument("--ray-retries", type=int, default=2, metavar="N", help="retries of a cell whose worker died")
-
-
-def _quiet_libraries(verbose: int) -> None:
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("harness").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
-    if not verbose:
-        for name in ("sentence_transformers", "transformers", "datasets", "mteb", "model2vec", "huggingface_hub"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=r".*is superseded by.*")
-        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def cmd_models(args) -> int:
@@ -454,7 +439,7 @@ COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "verify": cmd_verify, "run
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries(args.verbose)
+    quiet_libraries(args.verbose)
     if getattr(args, "offline", False):
         set_offline()
     try:

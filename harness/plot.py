@@ -135,7 +135,7 @@ def _place_labels(ax, points: pd.DataFrame, radii_pt: np.ndarray) -> None:
         fig.canvas.draw()
 
 
-def _draw_panel(ax, panel: Panel, colors: dict[str, tuple]) -> np.ndarray:
+def _draw_panel(ax, panel: Panel, colors: dict[str, tuple], xlim: tuple[float, float]) -> np.ndarray:
     pts = panel.points.sort_values("params_m", ascending=False)
     area = AREA_PER_MILLION * pts["params_m"].to_numpy()  # points², proportional to parameters
     for (_, p), a in zip(pts.iterrows(), area):
@@ -146,8 +146,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, tuple]) -> np.ndarray:
     ax.set_ylabel(panel.y_label)
     ax.set_title(panel.title, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
-    lo, hi = pts["speed"].min(), pts["speed"].max()
-    ax.set_xlim(lo / 2, hi * 6)
+    ax.set_xlim(*xlim)
     pad = max(1.0, (pts["score"].max() - pts["score"].min()) * 0.25)
     ax.set_ylim(pts["score"].min() - pad, pts["score"].max() + pad)
     return np.sqrt(area) / 2
@@ -164,7 +163,9 @@ def draw(data: PlotData):
     models = list(dict.fromkeys(m for p in data.panels for m in p.points["model"]))
     palette = plt.cm.viridis(np.linspace(0.1, 0.9, max(len(models), 1)))
     colors = {m: tuple(palette[i]) for i, m in enumerate(models)}
-    radii = [_draw_panel(ax, panel, colors) for ax, panel in zip(axes[0], data.panels)]
+    speeds = pd.concat([p.points["speed"] for p in data.panels])
+    xlim = (speeds.min() / 2, speeds.max() * 6)  # one x range for all panels: speeds compare across them
+    radii = [_draw_panel(ax, panel, colors, xlim) for ax, panel in zip(axes[0], data.panels)]
     fig.text(0.01, 0.005, caption_text(data), fontsize=7, va="bottom", wrap=True)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     for ax, panel, r in zip(axes[0], data.panels, radii):

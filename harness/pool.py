@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 WORKER_MEMORY_GB = 1.5
 """Peak memory of one worker with all-MiniLM-L6-v2 on the offline tasks (1.2 GB measured), rounded up."""
 FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
-                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS")
+                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS", "HARNESS_VERBOSE")
 
 _CACHE = WorkerCache()
 """This process's catalogue and model when it serves as a pool worker (unused by the parent)."""
@@ -103,8 +103,12 @@ def _watch_parent(parent: int) -> None:
 
 
 def _start_worker(env: dict[str, str], parent: int) -> None:
-    """A worker's start: the parent's offline and cache switches, and a watch on the parent's life."""
+    """A worker's start: the parent's offline and cache switches and verbosity, and a watch on the
+    parent's life."""
+    from harness.logs import quiet_libraries
+
     os.environ.update(env)
+    quiet_libraries()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
 
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1800, "height": 1100})
             context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
                           else route.abort())
             page = context.new_page()

@@ -17,7 +17,8 @@ def build(ctx: Context) -> Table | None:
         return None
     pearl = [d.name for d in ctx.datasets if "Pearl" in d.columns]
     rows = []
-    for model, group in long.groupby("model", sort=False):
+    order = {m: i for i, m in enumerate(ctx.models)}
+    for model, group in sorted(long.groupby("model", sort=False), key=lambda mg: (order.get(mg[0], len(order)), mg[0])):
         stds = dict(zip(group["dataset"], 100 * group["seed_std"]))
         combined = math.sqrt(sum(v ** 2 for v in stds.values()))
         rows.append({"Model": model, **{f"{d} sd": v for d, v in stds.items()},
