@@ -56,6 +56,21 @@ def _default_dir(variable: str, shared: str) -> Path | None:
     return None
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """How reports name a folder or file: relative to the working folder when it lies inside it or
+    under the `../shared` beside it (even through a link), so reports built from clones laid out alike
+    read the same; anywhere else, whole."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    cwd = Path.cwd()
+    for base, shown in ((cwd, Path()), (cwd.parent / "shared", Path("..", "shared"))):
+        for candidate in (base, base.resolve()):
+            if path.is_relative_to(candidate):
+                return (shown / path.relative_to(candidate)).as_posix()
+    return path.as_posix()
+
+
 def default_data_dir() -> Path | None:
     """HARNESS_DATA_DIR, else `../shared/data` if it exists."""
     return _default_dir("HARNESS_DATA_DIR", "data")

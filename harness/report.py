@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.mirror import Mirrors
+from harness.mirror import Mirrors, shown_path
 from harness.page import write_page
 from harness.registry import Registry
 from harness.results import FolderReading, TaskKey, read_folder, read_throughputs, write_text_atomic
@@ -64,11 +64,12 @@ def build_context(readings: list[FolderReading], registry: Registry, catalogue, 
 def unavailable_data(catalogue, mirrors: Mirrors, datasets) -> dict[str, str]:
     """Dataset -> why the local data mirror cannot serve it."""
     out = {}
+    mirror = shown_path(mirrors.data_dir) if mirrors.data_dir else "(none given)"
     for ds in datasets:
         for task in ds.tasks:
             missing = catalogue.tasks[task].missing_data(mirrors)
             if missing:
-                out[ds.name] = (f"no data in the local mirror {mirrors.data_dir or '(none given)'}"
+                out[ds.name] = (f"no data in the local mirror {mirror}"
                                 if missing.startswith(("no folder", "no file")) else missing)
                 break
     return out

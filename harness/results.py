@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import ResultsError
+from harness.mirror import cache_home, shown_path
 
 Origin = Literal["computed", "published"]
 MODEL_META = "model_meta.json"
@@ -520,8 +521,6 @@ def _clone(address: str) -> tuple[Path, str]:
 
     from mteb.cache import ResultCache
 
-    from harness.mirror import cache_home
-
     cache = ResultCache(cache_path=cache_home() / "mteb-results")
     try:
         repo = cache.download_from_remote(remote=address)
@@ -540,5 +539,5 @@ def default_published(data_dir: Path | None) -> list[tuple[Path, str]]:
     if env:
         return [] if env == "none" else [published_source(env)]
     if data_dir is not None and (data_dir / PUBLISHED_FOLDER).is_dir():
-        return [published_source(str(data_dir / PUBLISHED_FOLDER))]
+        return [published_source(shown_path(data_dir / PUBLISHED_FOLDER))]
     return []

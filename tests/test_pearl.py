@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.encoders import EncoderInfo, ModelSource
-from harness.mirror import Mirrors
+from harness.mirror import Mirrors, shown_path
 from harness.probe import run_probe
 from harness.tasks import Catalogue
 from harness.tasks.pearl import (
@@ -118,7 +118,7 @@ def test_probe_splits_and_learns_a_separable_problem():
 def test_kb_datasets_are_unavailable_offline_with_the_reason(data_dir):
     task = PearlTask("yago")
     assert task.missing_data(Mirrors(data_dir=data_dir)) == (
-        f"knowledge base (config 'kb') missing from {data_dir}/Lihuchen/pearl_benchmark")
+        f"knowledge base (config 'kb') missing from {shown_path(data_dir / 'Lihuchen' / 'pearl_benchmark')}")
     assert PearlTask("bird").missing_data(Mirrors(data_dir=data_dir)) is None
 
 

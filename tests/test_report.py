@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
+from harness.mirror import shown_path
 from harness.report import build_report
 from harness.summary import aggregate, dataset_scores, long_table, partial_table, protocol_datasets, \
     published_table, reaches, task_keys
@@ -367,4 +368,19 @@ def test_report_on_computed_results(tmp_path, data_dir, glove, registry, catalog
     assert row["WordSim"] == pytest.approx(round(100 * long["score"].mean(), 2))
     assert math.isnan(row["Avg (MTEB)"])
     text = (tmp_path / "out" / "README.md").read_text()
-    assert f"no data in the local mirror {data_dir}" in text  # why its MTEB columns are N/A
+    assert f"no data in the local mirror {shown_path(data_dir)}" in text  # why its MTEB columns are N/A
+
+
+def test_reports_name_folders_beside_the_working_folder_relatively(tmp_path, monkeypatch):
+    """A clone with ../shared linked to the real data names it ../shared/..., as the repository's reports
+    do, so reports built in two clones laid out alike are the same; other folders keep their whole path."""
+    data = tmp_path / "elsewhere" / "data"
+    (data / "mteb-results").mkdir(parents=True)
+    (tmp_path / "clone" / "main" / "results").mkdir(parents=True)
+    (tmp_path / "clone" / "shared").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.chdir(tmp_path / "clone" / "main")
+    assert shown_path(data.resolve() / "mteb-results") == "../shared/data/mteb-results"
+    assert shown_path(tmp_path / "clone" / "shared" / "data") == "../shared/data"
+    assert shown_path(tmp_path / "clone" / "main" / "results" / "x.json") == "results/x.json"
+    assert shown_path(tmp_path / "other") == (tmp_path / "other").as_posix()
+    assert shown_path("results") == "results"

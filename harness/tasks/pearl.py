@@ -28,7 +28,7 @@ import numpy as np
 from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder
 from harness.errors import DataUnavailableError, HarnessError
-from harness.mirror import Mirrors
+from harness.mirror import Mirrors, shown_path
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
 
 HUB_ID = "Lihuchen/pearl_benchmark"
@@ -212,7 +212,7 @@ class PearlTask:
             return f"no folder {mirrors.data_dir or '<data-dir> (none given)'}/{HUB_ID}"
         for config in self._configs():
             if not _has_config(folder, config):
-                return f"{_config_label(config)} missing from {folder}"
+                return f"{_config_label(config)} missing from {shown_path(folder)}"
         return None
 
     def _load(self, source: DataSource, config: str, split: str) -> list[dict]:
