@@ -27,7 +27,7 @@ import pandas as pd
 from harness import __version__
 from harness.errors import HarnessError
 from harness.results import write_text_atomic
-from harness.stats import METHOD, Paired, fmt_interval, fmt_p, paired
+from harness.stats import METHOD, Paired, fmt, fmt_interval, fmt_p, paired
 from harness.summary import SOURCES, table_rows
 from harness.tables import Context, cell, na_cell_reason, paper_differences
 
@@ -163,15 +163,11 @@ def _findings(findings: pd.DataFrame) -> list[dict]:
     out = []
     for row in findings.to_dict("records"):
         out.append({"finding": row["finding"], "family": row["family"], "with": row["with"], "without": row["without"],
-                    "ours": _number(row["ours"]), "n": int(row["datasets"]),
+                    "ours": fmt(row["ours"]), "n": int(row["datasets"]),
                     "ci": fmt_interval(row["95% CI low"], row["95% CI high"]), "p": fmt_p(row["p (Wilcoxon)"]),
-                    "published": _number(row["published"]), "holds_ours": row["holds (ours)"] or "–",
+                    "published": fmt(row["published"]), "holds_ours": row["holds (ours)"] or "–",
                     "holds_published": row["holds (published)"] or "–", "source": row.get("source") or "–"})
     return out
-
-
-def _number(value: float) -> str:
-    return "N/A" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 # ---- models, records, pairs (the page's JSON) ----------------------------------------------------

@@ -46,19 +46,32 @@ def build_context(readings: list[FolderReading], registry: Registry, catalogue, 
     frames = [long_table(r.records, datasets, name_of) for r in readings]
     long = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
         pd.DataFrame(columns=LONG_COLUMNS)
+    long = _first_folder_wins(long, readings)
     scores = {origin: dataset_scores(long[long["origin"] == origin], datasets)
               for origin in ("published", "computed") if (long["origin"] == origin).any()}
     paper = {name: published_table(name) for name in ("main", "retrieval", "ablation")}
     known = [spec.name for spec in registry]
     shown = set(long["model"]) | {m for table in paper.values() for m in table.index}
     revisions = {spec.id: spec.revision for spec in registry}
-    throughputs = {name_of(mid): t for mid, t in read_throughputs(results_dir, revisions.get).items()}
+    throughputs = {name_of(mid): t for mid, t in read_throughputs(results_dir, revisions.get, readings[0].problems).items()}
     return Context(
         registry=registry, datasets=datasets, readings=readings, long=long, scores=scores,
         models=[m for m in known if m in shown], paper=paper, throughputs=throughputs,
         outside=order_models([m for m in long.loc[long["origin"] == "published", "model"] if m not in names.values()], []),
         unavailable=unavailable_data(catalogue, mirrors, datasets) if mirrors else {},
-        variants=_split_variants(readings, catalogue, datasets, name_of), results_dir=Path(results_dir))
+        variants=_split_variants(readings, catalogue, datasets, name_of, revisions.get), results_dir=Path(results_dir))
+
+
+def _first_folder_wins(long: pd.DataFrame, readings: list[FolderReading]) -> pd.DataFrame:
+    """One score per (origin, model, task, split, subset): where two published folders hold the same
+    one, the folder named first is used and the other file is noted as not used."""
+    repeated = long.duplicated(["origin", "model", "task", "split", "subset"], keep="first")
+    if repeated.any():
+        owner = {str(record.path): reading for reading in readings for record in reading.records}
+        for row in long[repeated].drop_duplicates("source").itertuples():
+            owner[row.source].notes.append(f"{row.source}: {row.model} {row.task} also read from a folder "
+                                           "named before this one, which is used")
+    return long[~repeated].reset_index(drop=True)
 
 
 def unavailable_data(catalogue, mirrors: Mirrors, datasets) -> dict[str, str]:
@@ -75,14 +88,15 @@ def unavailable_data(catalogue, mirrors: Mirrors, datasets) -> dict[str, str]:
     return out
 
 
-def _split_variants(readings: list[FolderReading], catalogue, datasets, name_of) -> pd.DataFrame:
-    """Published records of tasks read at the benchmark's own split where the protocol takes another."""
+def _split_variants(readings: list[FolderReading], catalogue, datasets, name_of, preferred) -> pd.DataFrame:
+    """Published records of tasks read at the benchmark's own split where the protocol takes another
+    (revision folders in the same order of preference as the main reading)."""
     keys = {name: TaskKey.model_validate(task.spec).model_copy(update={"split": task.spec.benchmark_split})
             for name, task in catalogue.tasks.items() if getattr(task.spec, "benchmark_split", None)}
     frames = []
     for reading in readings:
         if reading.origin == "published" and keys:
-            records = read_folder(reading.root, keys, "published").records
+            records = read_folder(reading.root, keys, "published", preferred).records
             frame = long_table(records, datasets, name_of)
             frame["split"] = frame["task"].map(lambda t: keys[t].split)
             frames.append(frame)

@@ -391,9 +391,10 @@ def _read_task(reading: FolderReading, model_id: str, key: TaskKey, paths: list[
                              f"{key.subset!r} in " + ", ".join(f"{p.parent.name}/{p.name}" for p in lacking))
 
 
-def read_throughputs(root: str | os.PathLike,
-                     preferred: Callable[[str], str | None] = lambda model_id: None) -> dict[str, Throughput]:
-    """Measured speeds by model id; where a model has several revision folders, the preferred one wins."""
+def read_throughputs(root: str | os.PathLike, preferred: Callable[[str], str | None] = lambda model_id: None,
+                     problems: list[str] | None = None) -> dict[str, Throughput]:
+    """Measured speeds by model id; where a model has several revision folders, the preferred one wins.
+    An unreadable file raises, or, given a `problems` list, is named there and left out."""
     root = Path(root)
     found: dict[str, Throughput] = {}
     if not root.is_dir():
@@ -403,7 +404,12 @@ def read_throughputs(root: str | os.PathLike,
         for rev_dir in _revision_order((p for p in model_dir.iterdir() if p.is_dir()), preferred(model_id)):
             for path in (rev_dir / HARNESS_FOLDER / THROUGHPUT_FILE, rev_dir / THROUGHPUT_FILE):
                 if path.is_file():
-                    found[model_id] = _read_throughput(path)
+                    try:
+                        found[model_id] = _read_throughput(path)
+                    except ResultsError as exc:
+                        if problems is None:
+                            raise
+                        problems.append(str(exc))
                     break
             if model_id in found:
                 break

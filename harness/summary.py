@@ -176,27 +176,6 @@ def order_models(models: Iterable[str], known: Sequence[str]) -> list[str]:
     return [m for m in known if m in models] + sorted(m for m in models if m not in known)
 
 
-def reaches(table: pd.DataFrame, reference: str, column: str = "Avg (MTEB)") -> dict[str, float]:
-    """100 × column(model) / column(reference) for every model where both are known."""
-    if reference not in table.index or math.isnan(table.loc[reference, column]):
-        return {}
-    ref = table.loc[reference, column]
-    return {m: 100 * v / ref for m, v in table[column].items() if m != reference and not math.isnan(v)}
-
-
-def compare(ours: pd.DataFrame, published: pd.DataFrame, tolerance: float = 0.05) -> pd.DataFrame:
-    """Every cell present in both (×100 scale): ours, published, difference, flagged beyond tolerance."""
-    rows = []
-    for model in ours.index.intersection(published.index):
-        for column in published.columns.intersection(ours.columns):
-            mine, theirs = ours.loc[model, column], published.loc[model, column]
-            if not (math.isnan(mine) or math.isnan(theirs)):
-                diff = round(float(mine) - float(theirs), 2)
-                rows.append({"model": model, "column": column, "ours": float(mine), "published": float(theirs),
-                             "difference": diff, "flag": "!" if abs(diff) > tolerance + 1e-9 else ""})
-    return pd.DataFrame(rows, columns=["model", "column", "ours", "published", "difference", "flag"])
-
-
 def agreement(long: pd.DataFrame, tolerance: float = 0.05) -> pd.DataFrame:
     """Every (model, task) with both a computed and a published score: both (×100), their difference,
     flagged beyond `tolerance` (×100)."""

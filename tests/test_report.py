@@ -17,7 +17,7 @@ from harness.cli import main
 from harness.mirror import shown_path
 from harness.report import build_report
 from harness.summary import aggregate, dataset_scores, long_table, partial_table, protocol_datasets, \
-    published_table, reaches, task_keys
+    published_table, task_keys
 from harness.results import read_folder
 from harness.tasks import Catalogue
 
@@ -105,6 +105,19 @@ def test_another_copy_of_the_results_repository_gives_the_same_rows(published, p
     pd.testing.assert_series_equal(mine.loc[("potion-base-8M", "published")],
                                    reference.loc[("potion-base-8M", "published")])
     assert "minishlab/M2V_base_glove" in (tmp_path / "out" / "outside_registry.csv").read_text()
+
+
+def test_two_published_folders_holding_the_same_files_give_one_score_each(published, published_report, tmp_path):
+    copy = tmp_path / "copy" / "results"
+    shutil.copytree(published / "minishlab__potion-base-8M", copy / "minishlab__potion-base-8M")
+    (tmp_path / "r").mkdir()
+    assert main(["report", "--results-dir", str(tmp_path / "r"), "--out", str(tmp_path / "out"),
+                 "--published", str(published.parent), "--published", str(copy.parent)]) == 0
+    pd.testing.assert_frame_equal(_main_table(tmp_path / "out"), _main_table(published_report))
+    long = pd.read_csv(tmp_path / "out" / "per_task.csv")
+    assert not long.duplicated(["origin", "model", "task", "split", "subset"]).any()
+    assert not long["source"].str.startswith(str(copy)).any()  # the folder named first is used
+    assert "also read from a folder named before this one, which is used" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_remote_results_repository_is_cloned_by_mtebs_result_cache(published, tmp_path, monkeypatch):
@@ -348,10 +361,18 @@ def test_missing_results_dir_is_one_line_exit_2(tmp_path, capsys):
     assert "results folder" in capsys.readouterr().err
 
 
-def test_reaches_is_the_ratio_of_averages():
-    table = pd.DataFrame({"Avg (MTEB)": [56.09, 51.66, math.nan]}, index=["all-MiniLM-L6-v2", "p32", "x"])
-    assert reaches(table, "all-MiniLM-L6-v2") == {"p32": pytest.approx(92.10, abs=0.01)}
+def test_reaches_is_the_ratio_to_the_reference_within_one_source():
+    from harness.tables.main import reaches_table
 
+    rows = pd.DataFrame({"Avg (MTEB)": [56.09, 51.66, 56.58, 50.03, 40.0], "Ret": [41.95, 33.52, 43.76, math.nan, 10.0]},
+                        index=pd.MultiIndex.from_tuples([("all-MiniLM-L6-v2", "paper"), ("p32", "paper"),
+                                                         ("all-MiniLM-L6-v2", "published"), ("p8", "published"),
+                                                         ("x", "computed")]))
+    reach = reaches_table(rows)
+    assert reach.loc[("p32", "published table"), "Avg (MTEB) %"] == pytest.approx(92.10, abs=0.01)
+    assert reach.loc[("p8", "published per-task"), "Avg (MTEB) %"] == pytest.approx(100 * 50.03 / 56.58)
+    assert math.isnan(reach.loc[("p8", "published per-task"), "Ret %"])
+    assert ("x", "computed here") not in reach.index  # no reference in its source
 
 def test_report_on_computed_results(tmp_path, data_dir, glove, registry, catalogue):
     from harness.mirror import Mirrors

@@ -151,6 +151,9 @@ def test_a_malformed_throughput_file_is_one_line(tmp_path):
     path.write_text(json.dumps({"sentences_per_second": 1.0}))
     with pytest.raises(ResultsError, match=rf"{path}: not a throughput record \(field 'model'"):
         read_throughputs(tmp_path)
+    problems: list[str] = []  # a report names it and goes on
+    assert read_throughputs(tmp_path, problems=problems) == {}
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: not a throughput record")
 
 
 def test_reader_merges_revisions_registry_first_and_external_last(tmp_path):

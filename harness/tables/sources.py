@@ -13,7 +13,7 @@ def build(ctx: Context) -> Table:
     for reading in ctx.readings:
         text += [f"**{reading.description or reading.root}** ({reading.origin}): {len(reading.records)} task scores, "
                  f"{len(reading.models)} models.", ""]
-        long = ctx.long[ctx.long["source"].str.startswith(str(reading.root))]
+        long = ctx.long[ctx.long["source"].isin({str(r.path) for r in reading.records})]
         for model, group in long.groupby("model", sort=False):
             have = set(group.loc[group["counted"], "dataset"])
             text.append(f"- {model}: {len(have & mteb)} of {len(mteb)} MTEB datasets, {len(have - mteb)} others")

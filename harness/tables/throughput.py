@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from harness.tables import Context, Table, markdown
+from harness.tables.main import REFERENCE_MODEL
 
 ORDER = 50
-REFERENCE_MODEL = "all-MiniLM-L6-v2"
 
 
 def published_speeds() -> pd.Series:
