@@ -13,10 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-
-
 def write_times(results_dir: str, runs: int) -> tuple[list[float], Path, tempfile.TemporaryDirectory]:
     from harness.cli import _context, build_parser
     from harness.page import write_page
@@ -32,19 +28,14 @@ def write_times(results_dir: str, runs: int) -> tuple[list[float], Path, tempfil
 
 
 def interactive_ms(path: Path, runs: int) -> list[float]:
-    from playwright.sync_api import sync_playwright
+    from harness.browser import chromium, offline_context, open_page
 
     times = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    with chromium() as browser:
         for _ in range(runs):
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            page = context.new_page()
-            page.goto(path.as_uri(), wait_until="load")
-            page.wait_for_function("window.harnessReady !== undefined")
-            times.append(page.evaluate("window.harnessReady"))
+            context = offline_context(browser)
+            times.append(open_page(context, path).evaluate("window.harnessReady"))
             context.close()
-        browser.close()
     return times
 
 
@@ -58,8 +49,10 @@ def main() -> None:
         size = path.stat().st_size
         print(f"page written in {statistics.median(seconds):.2f} s (median of {args.runs}; target <= 2 s), "
               f"{size / 1e6:.2f} MB (target <= 2 MB)")
-        if not CHROMIUM.exists():
-            print(f"no Chromium at {CHROMIUM}: interactive time not measured (apt-get install chromium)")
+        from harness.browser import unavailable
+
+        if why := unavailable():
+            print(f"interactive time not measured: {why}")
             return
         ms = interactive_ms(path, args.runs)
         print(f"interactive {statistics.median(ms):.0f} ms after navigation start in Chromium "

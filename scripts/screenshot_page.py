@@ -4,7 +4,8 @@ Chromium and saves leaderboard.png next to it.
     .venv/bin/python scripts/screenshot_page.py [reports/index.html] [--full-page]
 
 The page is opened from file:// with every other request refused, as the browser tests do. Without
-Chromium (/usr/bin/chromium, `apt-get install chromium`) or Playwright it says so and exits 0.
+Chromium (/usr/bin/chromium, `apt-get install chromium`) or Playwright it says so and exits 0
+(harness/browser.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
+from harness.browser import chromium, offline_context, open_page, unavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,27 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     if not page_path.is_file():
         print(f"screenshot: {page_path} not found (run `harness report` first)", file=sys.stderr)
         return 2
-    if not CHROMIUM.exists():
-        print(f"screenshot: no Chromium at {CHROMIUM} (apt-get install chromium); no screenshot taken")
-        return 0
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        print("screenshot: Playwright is not installed (pip install playwright); no screenshot taken")
+    why = unavailable()
+    if why:
+        print(f"screenshot: {why}; no screenshot taken")
         return 0
     out = page_path.parent / "leaderboard.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1800, "height": 1100})
-            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
-                          else route.abort())
-            page = context.new_page()
-            page.goto(page_path.as_uri())
-            page.wait_for_function("window.harnessReady !== undefined")
-            page.screenshot(path=str(out), full_page=args.full_page)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        open_page(offline_context(browser, 1800, 1100), page_path).screenshot(path=str(out), full_page=args.full_page)
     print(f"screenshot: {out}")
     return 0
 

@@ -16,11 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from harness.browser import chromium, offline_context, open_page, unavailable
 from harness.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
 MAX_PAGE_BYTES = 2_000_000
 NEW_MODEL = {"name": "my-glove-50d", "id": "my-org/my-glove-50d", "revision": "v1", "loader": "word-vectors",
              "params_m": 20.0, "family": "static", "link": "https://nlp.stanford.edu/projects/glove/",
@@ -32,13 +30,10 @@ NEW_MODEL = {"name": "my-glove-50d", "id": "my-org/my-glove-50d", "revision": "v
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (scripts/install.sh does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    if why := unavailable():
+        pytest.skip(why)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Tab:
@@ -47,23 +42,15 @@ class Tab:
     def __init__(self, browser, path: Path):
         self.errors: list[str] = []
         self.attempted: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(5000)
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else self.attempted.append(r.url))
-        self.page.goto(path.as_uri(), wait_until="load")
-        self.page.wait_for_function("window.harnessReady !== undefined")
+        self.context = offline_context(browser)
+        self.page = open_page(self.context, path, self._watch)
 
-    @staticmethod
-    def _route(route):
-        """Every request that is not for a local file is refused (and recorded by the request listener)."""
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            route.abort()
+    def _watch(self, page) -> None:
+        """Console errors and every request that is not for a local file (refused by the context)."""
+        page.set_default_timeout(5000)
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else self.attempted.append(r.url))
 
     def column(self, table: str, column: str) -> list[str]:
         """The sort values (data-v) of one column of a table, visible rows, in page order."""
