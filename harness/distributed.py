@@ -49,7 +49,7 @@ from harness.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
-                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS")
+                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS", "HARNESS_VERBOSE")
 LOAD = "@load"
 """Stands for a unit's model load where attempts are counted per cell."""
 STALL_CHECK_S = 300
@@ -134,10 +134,18 @@ _WORKER = WorkerCache()
 """This process's cache when it serves as a Ray worker (unused by the driver)."""
 
 
+def _take_env(env: dict[str, str]) -> None:
+    """A Ray worker (on any machine) takes the driver's switches and is as quiet as the command."""
+    from harness.logs import quiet_libraries
+
+    os.environ.update(env)
+    quiet_libraries()
+
+
 def warm_worker(loaders: list[str], env: dict[str, str]) -> None:
     """The body of a warm-up task: build the task catalogue and import the run's model libraries,
     while the driver is still preparing the grid."""
-    os.environ.update(env)
+    _take_env(env)
     from harness.loaders import import_libraries
 
     _WORKER.catalogue()
@@ -151,7 +159,7 @@ def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors,
 
     `env` carries the driver's offline/cache switches, so a worker on any machine behaves alike;
     `loader` and `evaluate` are the runner's (tests give ones that fail on purpose)."""
-    os.environ.update(env)
+    _take_env(env)
     _use_assigned_cpus()
     catalogue = _WORKER.catalogue()
     try:
@@ -208,14 +216,18 @@ class _Driving:
     running: dict[Any, _Unit] = field(default_factory=dict)
     attempts: Counter = field(default_factory=Counter)
     counts: Counter = field(default_factory=Counter)
-    metas_written: set[str] = field(default_factory=set)
+    body: Any = None
+    lost_errors: tuple[type[BaseException], ...] = ()
 
-    def submit(self, cells: list[Cell]) -> None:
+    def __post_init__(self) -> None:
         import ray
 
+        self.body = ray.remote(self.runner.unit_body)  # exported to the cluster once per run
+        self.lost_errors = _lost_worker_errors()
+
+    def submit(self, cells: list[Cell]) -> None:
         spec = cells[0].spec
-        remote = ray.remote(self.runner.unit_body).options(**self.needs[spec.name], max_retries=0)
-        gen = remote.remote(spec, [c.task.spec.name for c in cells], self.mirrors_ref, self.env, self.runner.loader,
+        gen = self.body.options(**self.needs[spec.name], max_retries=0).remote(spec, [c.task.spec.name for c in cells], self.mirrors_ref, self.env, self.runner.loader,
                             self.runner.evaluate)
         self.running[gen] = _Unit(list(cells))
 
@@ -262,7 +274,7 @@ class _Driving:
             self.running.pop(gen)
             self.fail_all(unit, "the unit ended without this cell's result")  # not expected
             return
-        except _lost_worker_errors() as exc:
+        except self.lost_errors as exc:
             self.running.pop(gen)
             _cancel(gen)
             self.lost(unit, exc)
@@ -278,10 +290,7 @@ class _Driving:
             self.fail_all(unit, reply["load_error"])
         elif "meta" in reply:  # the first item: the unit still holds all its cells
             unit.loaded = True
-            spec = unit.cells[0].spec
-            if spec.name not in self.metas_written:
-                self.runner.store.write_model_meta(spec.id, spec.revision, reply["meta"])
-                self.metas_written.add(spec.name)
+            self.runner.save_meta(unit.cells[0].spec, reply["meta"])
         else:
             cell = unit.cells.pop(0)
             if reply["task"] != cell.task.spec.name:

@@ -139,10 +139,13 @@ def download(source: ModelSource) -> Path:
         ) from exc
 
 
-def make_info(spec: ModelSpec, source: ModelSource, dim: int, n_parameters: int | None, *, framework: str,
-              library: str, settings: str) -> EncoderInfo:
+def make_info(spec: ModelSpec, source: ModelSource, dim: int, n_parameters: int | None) -> EncoderInfo:
+    """What a loaded model says of itself; framework, library and settings are its loader kind's."""
+    from harness.loaders import loader_kind
+
+    kind = loader_kind(spec.loader)
     return EncoderInfo(spec.name, spec.id, spec.revision, spec.loader, source, int(dim), n_parameters,
-                       framework, library, settings)
+                       kind.framework, kind.library, kind.settings)
 
 
 def source_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:

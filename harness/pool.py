@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 WORKER_MEMORY_GB = 1.5
 """Peak memory of one worker with all-MiniLM-L6-v2 on the offline tasks (1.2 GB measured), rounded up."""
-FORWARDED_ENV = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
-                 "HARNESS_CACHE_DIR", "HF_HOME", "HARNESS_PROBE_SEEDS", "HARNESS_PLUGINS", "HARNESS_VERBOSE")
 
 _CACHE = WorkerCache()
 """This process's catalogue and model when it serves as a pool worker (unused by the parent)."""
@@ -102,12 +100,11 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _start_worker(env: dict[str, str], parent: int) -> None:
-    """A worker's start: the parent's offline and cache switches and verbosity, and a watch on the
-    parent's life."""
+def _start_worker(parent: int) -> None:
+    """A worker's start (a spawned worker has the parent's environment: offline and cache switches,
+    verbosity, probe seeds): libraries as quiet as the command, and a watch on the parent's life."""
     from harness.logs import quiet_libraries
 
-    os.environ.update(env)
     quiet_libraries()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
 
@@ -161,7 +158,6 @@ class PoolRunner(Runner):
         super().__init__(*args, **kwargs)
         self.jobs = jobs
         self.cores = usable_cores()
-        self._metas: set[str] = set()
         self._warm: ProcessPoolExecutor | None = None
 
     def start(self, specs=(), warm: int = 0) -> None:
@@ -193,9 +189,8 @@ class PoolRunner(Runner):
                 self._run_alone(cell, ordered, bar, left)
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
-        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(env, os.getpid()))
+                                   initializer=_start_worker, initargs=(os.getpid(),))
 
     def _submit(self, pool: ProcessPoolExecutor, cell: Cell, transformers_left: set) -> Future:
         threads = 1
@@ -244,9 +239,8 @@ class PoolRunner(Runner):
 
     def _finish(self, cell: Cell, meta: dict | None, outcome: CellOutcome, ordered: _InOrder, bar, left: set) -> None:
         spec = cell.spec
-        if meta is not None and spec.name not in self._metas:
-            self.store.write_model_meta(spec.id, spec.revision, meta)
-            self._metas.add(spec.name)
+        if meta is not None:
+            self.save_meta(spec, meta)
         left.discard(cell.key)
         bar.update(1)
         ordered.add(cell, self.save(cell, outcome))

@@ -102,10 +102,6 @@ class Registry:
                 self._specs[name] = spec.model_copy(update={"teacher_package": teacher.package,
                                                             "teacher_package_path": teacher.package_path})
 
-    def by_id(self, model_id: str) -> ModelSpec | None:
-        """The entry whose hub id is `model_id`, if any."""
-        return next((spec for spec in self._specs.values() if spec.id == model_id), None)
-
     def __iter__(self):
         return iter(self._specs.values())
 

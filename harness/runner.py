@@ -230,11 +230,19 @@ class WorkerCache:
         return self._catalogue
 
     def encoder(self, spec: ModelSpec, mirrors: Mirrors, loader: Callable):
+        """The model of `spec`, loaded once; a load that failed fails again at once for the model's next
+        cells on this worker, as a local run fails all of a model's cells after one try."""
         key = (spec.name, spec.id, spec.revision, spec.loader)
         if self._model is None or self._model[0] != key:
             self._model = None
             gc.collect()
-            self._model = (key, loader(spec, mirrors))
+            try:
+                self._model = (key, loader(spec, mirrors))
+            except Exception as exc:
+                self._model = (key, HarnessError(one_line(exc)))
+                raise
+        if isinstance(self._model[1], HarnessError):
+            raise self._model[1]
         return self._model[1]
 
 
@@ -275,6 +283,7 @@ class Runner:
         self.evaluate = evaluate
         self.progress = progress
         self.echo = echo or (lambda line: None)
+        self._metas: set[str] = set()
 
     where = "here"
     """Where the cells run, for the run's first line."""
@@ -309,6 +318,12 @@ class Runner:
             return CellResult(cell.spec.name, task.name, "unavailable",
                               error=f"{task.benchmark} {task.name}: {missing}; offline")
         return None
+
+    def save_meta(self, spec: ModelSpec, meta: dict[str, Any]) -> None:
+        """Write a model's metadata, once per run (workers send it with each cell or unit)."""
+        if spec.name not in self._metas:
+            self.store.write_model_meta(spec.id, spec.revision, meta)
+            self._metas.add(spec.name)
 
     def save(self, cell: Cell, outcome: CellOutcome) -> CellResult:
         """Write a finished cell's document through the store; the cell's summary."""
@@ -368,7 +383,7 @@ class Runner:
                 record(CellResult(spec.name, cell.task.spec.name, "failed", error=reason))
             return
         try:
-            self.store.write_model_meta(spec.id, spec.revision, model_meta(spec, encoder.info))
+            self.save_meta(spec, model_meta(spec, encoder.info))
             for cell in cells:
                 bar.set_description(f"{spec.name}: {cell.task.spec.name}")
                 record(self.save(cell, self.evaluate(spec, cell.task, encoder, self.mirrors)))

@@ -36,6 +36,24 @@ def crash_on(task_name: str, evaluate_task, spec, task, encoder, mirrors):
     return evaluate_task(spec, task, encoder, mirrors)
 
 
+def failing_load(tally: str, spec, mirrors):
+    """A model load that fails, and leaves a line in `tally` for each try."""
+    with open(tally, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    raise OSError(f"no weights for {spec.name}")
+
+
+def test_a_model_that_fails_to_load_is_tried_once_per_worker(tmp_path, data_dir, registry):
+    tasks = Catalogue().select(["MEN", "SimLex", "rel353", "Card660", "simverb", "muturk"])
+    tally = tmp_path / "loads.txt"
+    report = PoolRunner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir), progress=False, jobs=2,
+                        loader=functools.partial(failing_load, str(tally))).run([registry.get("GloVe_6B_50d")], tasks)
+    assert {c.status for c in report.cells} == {"failed"} and len(report.cells) == 6
+    assert {c.error for c in report.cells} == {"model load failed: OSError: no weights for GloVe_6B_50d"}
+    tries = tally.read_text().split()
+    assert len(tries) == len(set(tries)) <= 2  # each worker tried once, not once per cell
+
+
 def test_two_workers_write_the_same_scores_as_one_process(tmp_path, data_dir, registry):
     specs = registry.select(["GloVe_6B_50d", "all-MiniLM-L6-v2"])
     tasks = Catalogue().select(TASKS)

@@ -27,7 +27,7 @@ class HashEncoder:
 def load(spec, mirrors):
     dim = int(spec.loader_kwargs.get("dim", 64))
     source = ModelSource("package", __name__, spec.revision)
-    return HashEncoder(make_info(spec, source, dim, 0, framework="NumPy", library="toy", settings="hashed words"))
+    return HashEncoder(make_info(spec, source, dim, 0))
 
 
 def validate(spec):

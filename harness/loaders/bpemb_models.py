@@ -89,8 +89,7 @@ def load(spec: ModelSpec, mirrors: Mirrors) -> BPEmbEncoder:
         bp, source = _from_mirror(spec, local), ModelSource("mirror", str(local), spec.revision)
     else:
         bp, source = _from_cache_or_download(spec)
-    info = make_info(spec, source, _settings(spec)[2], int(np.asarray(bp.vectors).size), framework=FRAMEWORK,
-                     library=LIBRARY, settings=SETTINGS)
+    info = make_info(spec, source, _settings(spec)[2], int(np.asarray(bp.vectors).size))
     return BPEmbEncoder(bp, info)
 
 

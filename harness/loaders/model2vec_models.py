@@ -37,8 +37,7 @@ def from_folder(spec: ModelSpec, source, folder) -> Model2VecEncoder:
     from model2vec import StaticModel
 
     model = StaticModel.from_pretrained(str(folder))
-    info = make_info(spec, source, model.embedding.shape[1], int(model.embedding.size), framework=FRAMEWORK,
-                     library=LIBRARY, settings=SETTINGS)
+    info = make_info(spec, source, model.embedding.shape[1], int(model.embedding.size))
     return Model2VecEncoder(model, info)
 
 

@@ -34,7 +34,7 @@ class SentenceTransformerEncoder:
 def wrap(spec: ModelSpec, source, model) -> SentenceTransformerEncoder:
     """A loaded `SentenceTransformer` as the encoder of `spec`."""
     n_params = sum(p.numel() for p in model.parameters())
-    info = make_info(spec, source, model.get_embedding_dimension(), n_params, framework=FRAMEWORK, library=LIBRARY, settings=SETTINGS)
+    info = make_info(spec, source, model.get_embedding_dimension(), n_params)
     return SentenceTransformerEncoder(model, info)
 
 
