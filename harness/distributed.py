@@ -43,7 +43,8 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.loaders import load_encoder
 from harness.mirror import Mirrors
-from harness.runner import Cell, CellOutcome, CellResult, Runner, WorkerCache, evaluate_cell, model_meta, one_line
+from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, evaluate_cell, limited_threads,
+                            model_meta, one_line, static_threads)
 from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,8 @@ def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors,
             outcome = CellOutcome("failed", error=f"task {name} is unknown to the harness on this worker; "
                                                   f"install the driver's harness version on every node")
         else:
-            outcome = evaluate(spec, task, encoder, mirrors)
+            with limited_threads(static_threads(spec)):
+                outcome = evaluate(spec, task, encoder, mirrors)
         yield {"task": name, "outcome": outcome}
 
 

@@ -32,7 +32,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.mirror import Mirrors
-from harness.runner import Cell, CellOutcome, CellResult, Runner, WorkerCache, model_meta, one_line
+from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, limited_threads, model_meta, one_line,
+                            static_threads)
 from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -122,15 +123,11 @@ def run_cell(spec: ModelSpec, task, mirrors: Mirrors, threads: int, loader: Call
              evaluate: Callable) -> tuple[dict[str, Any] | None, CellOutcome]:
     """In a worker: evaluate one cell on `threads` threads; the model's metadata (None when it did not
     load) and the cell's outcome."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(threads)
-    try:
-        encoder = _CACHE.encoder(spec, mirrors, loader)
-    except Exception as exc:  # noqa: BLE001 - reported as this cell's failure
-        return None, CellOutcome("failed", error=f"model load failed: {one_line(exc)}")
-    with threadpool_limits(threads):
+    with limited_threads(threads):
+        try:
+            encoder = _CACHE.encoder(spec, mirrors, loader)
+        except Exception as exc:  # noqa: BLE001 - reported as this cell's failure
+            return None, CellOutcome("failed", error=f"model load failed: {one_line(exc)}")
         outcome = evaluate(spec, task, encoder, mirrors)
     return model_meta(spec, encoder.info), outcome
 
@@ -193,9 +190,7 @@ class PoolRunner(Runner):
                                    initializer=_start_worker, initargs=(os.getpid(),))
 
     def _submit(self, pool: ProcessPoolExecutor, cell: Cell, transformers_left: set) -> Future:
-        threads = 1
-        if cell.spec.family == "transformer":
-            threads = transformer_threads(self.cores, self.jobs, len(transformers_left))
+        threads = static_threads(cell.spec) or transformer_threads(self.cores, self.jobs, len(transformers_left))
         return pool.submit(run_cell, cell.spec, cell.task, self.mirrors, threads, self.loader, self.evaluate)
 
     def _run_pool(self, cells: list[Cell], ordered: _InOrder, bar, left: set) -> tuple[list[Cell], list[Cell]]:
