@@ -43,8 +43,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.loaders import load_encoder
 from harness.mirror import Mirrors
-from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, evaluate_cell, limited_threads,
-                            model_meta, one_line, static_threads)
+from harness.runner import Cell, CellOutcome, CellResult, Runner, WorkerCache, evaluate_cell, model_meta, one_line
 from harness.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -175,8 +174,7 @@ def run_unit_on_worker(spec: ModelSpec, task_names: list[str], mirrors: Mirrors,
             outcome = CellOutcome("failed", error=f"task {name} is unknown to the harness on this worker; "
                                                   f"install the driver's harness version on every node")
         else:
-            with limited_threads(static_threads(spec)):
-                outcome = evaluate(spec, task, encoder, mirrors)
+            outcome = evaluate(spec, task, encoder, mirrors)
         yield {"task": name, "outcome": outcome}
 
 
@@ -229,8 +227,8 @@ class _Driving:
 
     def submit(self, cells: list[Cell]) -> None:
         spec = cells[0].spec
-        gen = self.body.options(**self.needs[spec.name], max_retries=0).remote(spec, [c.task.spec.name for c in cells], self.mirrors_ref, self.env, self.runner.loader,
-                            self.runner.evaluate)
+        gen = self.body.options(**self.needs[spec.name], max_retries=0).remote(
+            spec, [c.task.spec.name for c in cells], self.mirrors_ref, self.env, self.runner.loader, self.runner.evaluate)
         self.running[gen] = _Unit(list(cells))
 
     def finish(self, cell: Cell, outcome: CellOutcome) -> None:

@@ -8,7 +8,6 @@ once (atomically), so an interrupted run loses at most the task in progress.
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 import gc
 import importlib.metadata
 import logging
@@ -16,6 +15,7 @@ import platform
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -279,14 +279,16 @@ class WorkerCache:
 
 
 def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirrors) -> CellOutcome:
-    """Evaluate one cell (seeded) into a result document; no file is written here."""
+    """Evaluate one cell (seeded; a static model's on one thread, whatever the runner) into a result
+    document; no file is written here."""
     seed_everything(SEED)
     start = time.perf_counter()
     try:
-        outcome = task.evaluate(encoder, mirrors)
-        score = _main_score(task, outcome)
-        seconds = time.perf_counter() - start
-        return CellOutcome("done", score, seconds, result_payload(task, outcome, encoder.info, seconds))
+        with limited_threads(static_threads(spec)):  # the payload records the threads used
+            outcome = task.evaluate(encoder, mirrors)
+            score = _main_score(task, outcome)
+            seconds = time.perf_counter() - start
+            return CellOutcome("done", score, seconds, result_payload(task, outcome, encoder.info, seconds))
     except DataUnavailableError as exc:
         return CellOutcome("unavailable", error=one_line(exc))
     except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the run goes on
@@ -418,9 +420,7 @@ class Runner:
             self.save_meta(spec, model_meta(spec, encoder.info))
             for cell in cells:
                 bar.set_description(f"{spec.name}: {cell.task.spec.name}")
-                with limited_threads(static_threads(spec)):
-                    outcome = self.evaluate(spec, cell.task, encoder, self.mirrors)
-                record(self.save(cell, outcome))
+                record(self.save(cell, self.evaluate(spec, cell.task, encoder, self.mirrors)))
         finally:
             del encoder
             gc.collect()
