@@ -1,4 +1,4 @@
-"""Command line: `harness models | tasks | verify | run | speed | distill | import | report | plot | compare`.
+"""Command line: `harness models | tasks | verify | mirror | run | speed | distill | import | report | plot | compare`.
 
 Each command parses its options and hands the work to the module that owns it. Exit codes: 0
 everything asked for was computed (or already there); 1 some task failed or was unavailable (every
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_parse_models, _parse_tasks, _parse_verify, _parse_report, _parse_import, _parse_speed,
+    for add in (_parse_models, _parse_tasks, _parse_verify, _parse_mirror, _parse_report, _parse_import, _parse_speed,
                 _parse_distill, _parse_plot, _parse_compare, _parse_run):
         add(sub)
     return parser
@@ -81,8 +81,25 @@ def _parse_tasks(sub) -> None:
 
 
 def _parse_verify(sub) -> None:
-    p = sub.add_parser("verify", help="compare the data mirror with its checksum file (SHA256SUMS.txt)")
-    _add_mirrors(p, model=False)
+    p = sub.add_parser("verify", help="compare the data mirror (and with --model-dir the model mirror) with its "
+                                      "checksum file (SHA256SUMS.txt)")
+    _add_mirrors(p)
+
+
+def _parse_mirror(sub) -> None:
+    from harness.results import PUBLISHED_REMOTE
+
+    p = sub.add_parser("mirror", help="fetch what `harness run` with the same -m/-t would read into DIR/models and "
+                                      "DIR/data, for runs without the network")
+    p.add_argument("-m", "--models", nargs="+", default=[], metavar="MODEL", help="registry names")
+    p.add_argument("-t", "--tasks", nargs="+", default=[], metavar="TASK", help="task or group names")
+    p.add_argument("--out", required=True, metavar="DIR", help="the mirror (DIR/models, DIR/data)")
+    p.add_argument("--published", nargs="?", const=PUBLISHED_REMOTE, default=None, metavar="URL",
+                   help=f"also the models' published per-task results, from a results repository (default "
+                        f"{PUBLISHED_REMOTE}) into DIR/data/mteb-results")
+    p.add_argument("--dry-run", action="store_true", help="list what would be fetched, with sizes; fetch nothing")
+    p.add_argument("--no-progress", action="store_true", help="no download progress bars")
+    _add_registry(p)
 
 
 def _parse_report(sub) -> None:
@@ -221,15 +238,67 @@ def cmd_tasks(args) -> int:
 def cmd_verify(args) -> int:
     from harness.data import CHECKSUM_FILE, verify_mirror
 
-    mirrors = Mirrors.from_options(data_dir=args.data_dir)
+    mirrors = Mirrors.from_options(data_dir=args.data_dir, model_dir=args.model_dir)
     if mirrors.data_dir is None:
         raise HarnessError("verify: no data directory (give --data-dir or set HARNESS_DATA_DIR)")
-    checked, problems = verify_mirror(mirrors.data_dir)
-    for line in problems:
+    failed = False
+    for folder in (mirrors.data_dir, mirrors.model_dir if args.model_dir else None):
+        if folder is None:
+            continue
+        checked, problems = verify_mirror(folder)
+        for line in problems:
+            print(f"  {line}")
+        print(f"verify: {checked} files listed in {folder / CHECKSUM_FILE}: "
+              + (f"{len(problems)} missing or altered" if problems else "all present and unchanged"))
+        failed = failed or bool(problems)
+    return EXIT_TASKS_FAILED if failed else EXIT_OK
+
+
+def cmd_mirror(args) -> int:
+    from pathlib import Path
+
+    from harness import fetch
+    from harness.mirror import is_offline
+    from harness.registry import load_registry
+    from harness.tasks import Catalogue
+
+    if not args.models and not args.tasks:
+        raise HarnessError("mirror: nothing to fetch; give -m MODEL... and/or -t TASK...")
+    specs = load_registry(args.registry).select(args.models) if args.models else []
+    tasks = Catalogue().select(args.tasks) if args.tasks else []
+    if is_offline():
+        raise HarnessError("mirror fetches from the network, which is switched off (HF_HUB_OFFLINE, "
+                           "HARNESS_OFFLINE or --offline); run it on a connected machine")
+    if args.no_progress:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    out = Path(args.out).expanduser().absolute()
+    needs, notes = fetch.collect(specs, tasks, args.published)
+    items = fetch.merge(needs)
+    if not args.dry_run:
+        fetch.check_writable(out)
+    fetch.plan(items, out)
+    lines, total = fetch.dry_run_lines(items) if args.dry_run else ([fetch.describe(i) for i in items], 0)
+    print(f"mirror: {len(items)} folder(s) for {len(specs)} model(s) and {len(tasks)} task(s) -> {out}")
+    for line in lines + notes:
         print(f"  {line}")
-    print(f"verify: {checked} files listed in {mirrors.data_dir / CHECKSUM_FILE}: "
-          + (f"{len(problems)} missing or altered" if problems else "all present and unchanged"))
-    return EXIT_TASKS_FAILED if problems else EXIT_OK
+    if args.dry_run:
+        pending = sum(item.state == "fetch" for item in items)
+        print(f"dry run: {pending} folder(s) to fetch, {fetch.human(total)} known; nothing fetched")
+        return EXIT_TASKS_FAILED if any(item.state == "failed" for item in items) else EXIT_OK
+    failed = fetch.run_items(items, out, print)
+    count = {state: sum(item.state == state for item in items) for state in ("fetched", "have", "failed")}
+    print(f"mirror: {count['fetched']} fetched, {count['have']} already there, {count['failed']} failed"
+          + ("; the mirror is complete, nothing was fetched" if count["have"] == len(items) else ""))
+    for item in failed:
+        print(f"  could not fetch {item.path}: {item.error}", file=sys.stderr)
+    if failed:
+        print("  rerun the same command to fetch what is missing (finished folders are kept)", file=sys.stderr)
+        return EXIT_TASKS_FAILED
+    print(f"next, on the machine without network: harness verify --data-dir {out / 'data'} --model-dir "
+          f"{out / 'models'}; harness run --offline --data-dir {out / 'data'} --model-dir {out / 'models'} ...")
+    return EXIT_OK
 
 
 def cmd_run(args) -> int:
@@ -433,7 +502,7 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "verify": cmd_verify, "run": cmd_run, "report": cmd_report, "import": cmd_import,
+COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "verify": cmd_verify, "mirror": cmd_mirror, "run": cmd_run, "report": cmd_report, "import": cmd_import,
             "speed": cmd_speed, "plot": cmd_plot, "distill": cmd_distill, "compare": cmd_compare}
 
 

@@ -63,30 +63,40 @@ class DataSource:
     location: str
     """The mirror folder, the hub repo id (or URL), or for `inline` data the code that holds it."""
     revision: str | None = None
+    """The revision asked for (a branch, tag or commit)."""
     fingerprint: Fingerprint | None = field(default=None, compare=False)
+    commit: str | None = None
+    """The commit actually read: resolved from the hub, or from the manifest of a mirror that `harness
+    mirror` wrote; None when nothing says (a mirror filled by hand)."""
 
     def describe(self) -> str:
-        return self.location if self.kind == "mirror" else f"hub:{self.location}@{self.revision}"
+        return self.location if self.kind == "mirror" else f"hub:{self.location}@{self.commit or self.revision}"
 
     def as_provenance(self) -> dict:
         """What a result file records about its data."""
-        out = {"source": self.describe(), "kind": self.kind}
+        out = {"source": self.describe(), "kind": self.kind, "commit": self.commit}
         if self.fingerprint is not None:
             out["fingerprint"] = self.fingerprint.as_dict()
         return out
 
 
-def resolve_dataset(mirrors: Mirrors, repo_id: str, what: str, revision: str | None = None) -> DataSource:
-    """The mirror folder of `repo_id` (fingerprinted), else the hub; offline, a missing folder is an error.
-
-    `what` names the task in the error (e.g. "MTEB STS12")."""
+def resolve_dataset(mirrors: Mirrors, repo_id: str, what: str, revision: str | None = None,
+                    on_hub: bool = True) -> DataSource:
+    """The mirror folder of `repo_id` (fingerprinted), else the hub at the commit `revision` names now;
+    offline, a missing folder is an error. `on_hub=False` for data that is not read from a hub repo (no
+    commit to resolve). `what` names the task in the error (e.g. "MTEB STS12")."""
     local = mirrors.dataset(repo_id)
     if local is not None:
-        return DataSource("mirror", str(local), revision, fingerprint(local, mirrors.data_dir))
+        return DataSource("mirror", str(local), revision, fingerprint(local, mirrors.data_dir),
+                          mirrors.dataset_commit(repo_id))
     if is_offline():
         looked = mirrors.data_dir / repo_id if mirrors.data_dir else f"<data-dir>/{repo_id} (no --data-dir given)"
         raise DataUnavailableError(f"{what}: no folder {looked} and offline; give --data-dir with a copy of {repo_id}")
-    return DataSource("hub", repo_id, revision)
+    from harness.hub import is_commit, resolve_commit
+
+    if not on_hub or is_commit(revision):  # a full commit hash is what will be read: nothing to ask the hub
+        return DataSource("hub", repo_id, revision, commit=revision if on_hub else None)
+    return DataSource("hub", repo_id, revision, commit=resolve_commit(repo_id, revision or "main", "dataset"))
 
 
 def file_sha256(path: Path) -> str:

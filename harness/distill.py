@@ -63,12 +63,16 @@ def cached_build(spec: ModelSpec) -> Path | None:
     return folder if (folder / RECIPE_FILE).is_file() else None
 
 
+def teacher_spec(spec: ModelSpec) -> ModelSpec:
+    """The teacher as an entry of its own (its package is the entry's `teacher_package`, which the registry
+    takes from an entry with the teacher's id); its revision is the distilled entry's."""
+    return spec.model_copy(update={"id": spec.teacher, "package": spec.teacher_package,
+                                   "package_path": spec.teacher_package_path})
+
+
 def teacher_source(spec: ModelSpec, mirrors: Mirrors) -> ModelSource:
-    """The teacher through the same mirror → package → hub order as any model (its package is the
-    entry's `teacher_package`, which the registry takes from an entry with the teacher's id)."""
-    teacher = spec.model_copy(update={"id": spec.teacher, "package": spec.teacher_package,
-                                      "package_path": spec.teacher_package_path})
-    return resolve_source(teacher, mirrors)
+    """The teacher through the same mirror → package → hub order as any model."""
+    return resolve_source(teacher_spec(spec), mirrors)
 
 
 def _input_embedding_model(teacher: Path, pca_dims: int | None, zipf: bool):
@@ -102,8 +106,8 @@ def build(spec: ModelSpec, mirrors: Mirrors, force: bool = False) -> Path:
     with _build_lock(final):
         if not force and (folder := cached_build(spec)) is not None:
             return folder
-        source = teacher_source(spec, mirrors)
-        model = _distill(spec, download(source))
+        folder, source = download(teacher_source(spec, mirrors))
+        model = _distill(spec, folder)
         _save_atomically(spec, model, source, final)
     return final
 
@@ -141,6 +145,7 @@ def _save_atomically(spec: ModelSpec, model, source: ModelSource, final: Path) -
         model.save_pretrained(tmp)
         record = {"name": spec.name, "teacher": spec.teacher, "teacher_source": source.kind,
                   "teacher_location": source.location, "teacher_revision": source.revision,
+                  "teacher_commit": source.commit,
                   "recipe": recipe.model_dump(), "sif_coefficient": SIF_COEFFICIENT if recipe.zipf else None,
                   "key": recipe_key(spec), "shape": list(model.embedding.shape)}
         (tmp / RECIPE_FILE).write_text(json.dumps(record, indent=2))

@@ -13,6 +13,7 @@ How each kind of model is loaded is in `harness.loaders` (one module per kind).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 from collections.abc import Sequence
@@ -40,6 +41,9 @@ class ModelSource:
     """A folder for mirror/package sources, the hub repo id for hub sources."""
     revision: str
     """Hub revision, or `<package>==<version>` for package sources."""
+    commit: str | None = None
+    """The commit actually read: resolved from the hub at download, or from the manifest of a mirror that
+    `harness mirror` wrote; None when nothing says (a package, a mirror filled by hand)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class EncoderInfo:
         """The model block of result and throughput files (`harness.results.ModelProvenance`)."""
         return {"name": self.name, "id": self.model_id, "revision": self.revision, "loader": self.loader,
                 "source": self.source.kind, "location": self.source.location,
-                "source_revision": self.source.revision, "dim": self.dim, "n_parameters": self.n_parameters,
+                "source_revision": self.source.revision, "commit": self.source.commit, "dim": self.dim, "n_parameters": self.n_parameters,
                 "library": self.library}
 
 
@@ -108,7 +112,7 @@ def resolve_source(spec: ModelSpec, mirrors: Mirrors, repo_id: str | None = None
     revision = revision or spec.revision
     local = mirrors.model(repo_id)
     if local is not None:
-        return ModelSource("mirror", str(local), revision)
+        return ModelSource("mirror", str(local), revision, mirrors.model_commit(repo_id))
     if spec.package and repo_id == spec.id:
         folder = package_folder(spec)
         if folder is not None:
@@ -124,19 +128,30 @@ def resolve_source(spec: ModelSpec, mirrors: Mirrors, repo_id: str | None = None
     return ModelSource("hub", repo_id, revision)
 
 
-def download(source: ModelSource) -> Path:
-    """A local folder for `source`: the hub snapshot at the pinned revision, downloaded if needed."""
+def download(source: ModelSource) -> tuple[Path, ModelSource]:
+    """A local folder for `source`, and the source with the commit read: a hub source's revision is resolved
+    to its commit now and that commit's snapshot downloaded (if not cached)."""
     if source.kind != "hub":
-        return Path(source.location)
-    from huggingface_hub import snapshot_download
+        return Path(source.location), source
+    from harness.hub import resolve_commit, snapshot
 
     try:
-        return Path(snapshot_download(source.location, revision=source.revision))
-    except Exception as exc:  # network, auth, missing revision: all end the same way for the user
-        raise ModelUnavailableError(
-            f"model {source.location}@{source.revision}: download from the hub failed ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); check the id/revision or use --model-dir"
-        ) from exc
+        commit = resolve_commit(source.location, source.revision)
+        folder = snapshot(source.location, commit)
+    except HarnessError as exc:
+        raise ModelUnavailableError(f"model {exc}; check the id/revision or use --model-dir") from exc
+    return folder, dataclasses.replace(source, commit=commit)
+
+
+def model_needs(spec: ModelSpec, repo_id: str | None = None, revision: str | None = None) -> list:
+    """What loading `spec` (or `repo_id`, e.g. its teacher) reads from outside, for `harness mirror`: the
+    folder of its PyPI package when that is installed (as a run would read it), else its hub repository."""
+    from harness.fetch import HubRepo, PackageFolder
+
+    repo_id = repo_id or spec.id
+    if spec.package and repo_id == spec.id and (folder := package_folder(spec)) is not None:
+        return [PackageFolder("models", repo_id, folder, f"{spec.package}=={importlib.metadata.version(spec.package)}")]
+    return [HubRepo("models", repo_id, revision or spec.revision, "model")]
 
 
 def make_info(spec: ModelSpec, source: ModelSource, dim: int, n_parameters: int | None) -> EncoderInfo:

@@ -1,12 +1,14 @@
 """The one rule for air-gapped runs: `<dir>/<hub id>` wins over the hub, for data and models alike.
 
 A data directory (`--data-dir`, env `HARNESS_DATA_DIR`) mirrors Hugging Face dataset repos; a model
-directory (`--model-dir`, env `HARNESS_MODEL_DIR`) mirrors model repos. Fill them with
-`hf download [--repo-type dataset] <id> --local-dir <dir>/<id>`.
+directory (`--model-dir`, env `HARNESS_MODEL_DIR`) mirrors model repos. `harness mirror` fills both
+(`harness.fetch`) and writes, beside each, a manifest (`MIRROR.json`) saying which commit each folder
+holds, so that results computed from the mirror record the commit they read.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,8 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 _TRUE = {"1", "true", "yes", "on"}
+MANIFEST = "MIRROR.json"
+"""The manifest `harness mirror` writes in a data or model directory: what each folder holds."""
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -103,9 +107,33 @@ class Mirrors:
         """The local folder standing for model `repo_id`, if the model directory has one."""
         return _local(self.model_dir, repo_id)
 
+    def dataset_commit(self, repo_id: str) -> str | None:
+        """The commit the data directory's folder of `repo_id` holds, when `harness mirror` wrote it."""
+        return _manifest_commit(self.data_dir, repo_id)
+
+    def model_commit(self, repo_id: str) -> str | None:
+        """The commit the model directory's folder of `repo_id` holds, when `harness mirror` wrote it."""
+        return _manifest_commit(self.model_dir, repo_id)
+
 
 def _local(root: Path | None, repo_id: str) -> Path | None:
     if root is None:
         return None
     candidate = root / repo_id
     return candidate if candidate.is_dir() else None
+
+
+def read_manifest(root: Path | None) -> dict[str, dict]:
+    """The entries of a directory's `MIRROR.json` by folder (hub id); {} when it has none."""
+    if root is None or not (root / MANIFEST).is_file():
+        return {}
+    try:
+        entries = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("entries", [])
+        return {entry["folder"]: entry for entry in entries}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HarnessError(f"{root / MANIFEST}: not a manifest written by `harness mirror` ({exc}); "
+                           "remove it or run `harness mirror` again") from None
+
+
+def _manifest_commit(root: Path | None, repo_id: str) -> str | None:
+    return read_manifest(root).get(repo_id, {}).get("commit")

@@ -157,6 +157,8 @@ class ModelProvenance(_Record):
     """`mirror`, `package`, `hub` or `cache` (a distilled build)."""
     location: str = ""
     source_revision: str = ""
+    commit: str | None = None
+    """The commit read (hub download, or a mirror written by `harness mirror`); None when unknown."""
     dim: int | None = None
     n_parameters: int | None = None
     library: str = ""

@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install -q --disable-pip-version-check -e '.[offline,test,ray]'
+# The hub tests (tests/test_hub.py) run a real hub-compatible server, PyPI's olah, on 127.0.0.1. It
+# pins its own huggingface_hub, so it lives in a venv of its own.
+[ -x .venv-olah/bin/python ] || python3 -m venv .venv-olah
+.venv-olah/bin/pip install -q --disable-pip-version-check olah==0.5.4 \
+    || echo "install: could not install olah; the hub tests will be skipped" >&2
 # The browser tests of the leaderboard page (tests/test_page.py) drive Debian's Chromium through
 # Playwright (in the `test` extra above); Playwright's own browser download is not used. Without
 # Chromium those tests skip and say why.

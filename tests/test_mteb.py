@@ -148,7 +148,7 @@ def test_groups_without_offline_data_run_on_mtebs_mock_tasks(module, mock, tmp_p
     mocks = importlib.import_module(f"mteb.mocks.mock_tasks.{module}")
     for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.delenv(var)  # mock tasks hold their data in memory: no mirror needed
-    task = MtebTask.from_factory(getattr(mocks, mock))
+    task = MtebTask.from_factory(getattr(mocks, mock), on_hub=False)
     spec = ModelSpec(**STATIC_ENTRY)
     report = Runner(ResultStore(tmp_path), Mirrors(), loader=lambda s, m: static_model, progress=False).run([spec], [task])
     (cell,) = report.cells

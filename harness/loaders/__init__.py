@@ -41,6 +41,9 @@ class LoaderKind:
     """Where the model loads from without the hub (`mirror`, `package`, `cache`, `teacher:…`), or None."""
     validate: Callable[[ModelSpec], None] = lambda spec: None
     """Checks of the entry's fields this kind needs (raise ValueError with the reason)."""
+    needs: Callable[[ModelSpec], list] | None = None
+    """What loading an entry reads from outside, as `harness.fetch` needs (for `harness mirror`); default:
+    its PyPI package's folder when installed, else its hub repository at the entry's revision."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,6 +71,14 @@ def load_encoder(spec: ModelSpec, mirrors: Mirrors | None = None) -> Encoder:
 def available_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
     """Where the model would be loaded from without the hub ('mirror', 'package', 'cache', 'teacher:…'), or None."""
     return loader_kind(spec.loader).offline(spec, mirrors)
+
+
+def model_needs(spec: ModelSpec) -> list:
+    """What loading the model of a registry entry reads from outside (`harness.fetch` needs)."""
+    from harness.encoders import model_needs as default
+
+    kind = loader_kind(spec.loader)
+    return (kind.needs or default)(spec)
 
 
 def import_libraries(loaders: list[str]) -> None:

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +102,53 @@ def offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
     return "cache" if bpemb_cache(spec)[1] else None
 
 
+@dataclass(frozen=True)
+class BPEmbFiles:
+    """An entry's two BPEmb files (sentencepiece model, vectors), fetched by the bpemb package from its own
+    server (a `harness.fetch` need; BPEmb publishes no checksums, so the check is that both are there)."""
+
+    folder: str
+    revision: str
+    lang: str
+    vs: int
+    dim: int
+    side: str = "models"
+
+    def kind(self) -> str:
+        return "bpemb"
+
+    def origin(self) -> str:
+        from bpemb import BPEmb
+
+        return BPEmb.base_url
+
+    def resolve(self) -> str:
+        return self.revision
+
+    def _names(self) -> tuple[str, str]:
+        return f"{self.lang}.wiki.bpe.vs{self.vs}.model", f"{self.lang}.wiki.bpe.vs{self.vs}.d{self.dim}.w2v.bin"
+
+    def sizes(self, commit: str) -> dict[str, int | None]:
+        return dict.fromkeys(self._names())
+
+    def fill(self, staging: Path, commit: str) -> None:
+        from bpemb import BPEmb
+
+        download = staging / ".bpemb"
+        BPEmb(lang=self.lang, vs=self.vs, dim=self.dim, cache_dir=download)
+        for name in self._names():
+            os.replace(download / self.lang / name, staging / name)
+        shutil.rmtree(download, ignore_errors=True)
+
+    def problems(self, staging: Path, commit: str) -> list[str]:
+        return [f"{name}: missing" for name in self._names() if not (staging / name).is_file()]
+
+
+def needs(spec: ModelSpec) -> list:
+    lang, vs, dim = _settings(spec)
+    return [BPEmbFiles(spec.id, spec.revision, lang, vs, dim)]
+
+
 def validate(spec: ModelSpec) -> None:
     missing = {"lang", "vs", "dim"} - set(spec.loader_kwargs)
     if missing:
@@ -107,4 +157,4 @@ def validate(spec: ModelSpec) -> None:
 
 LIBRARY = "BPEmb"
 LOADER = LoaderKind(name="bpemb", load=load, libraries=("bpemb",), framework=FRAMEWORK, library=LIBRARY,
-                    settings=SETTINGS, offline=offline, validate=validate)
+                    settings=SETTINGS, offline=offline, validate=validate, needs=needs)

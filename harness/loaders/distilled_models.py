@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from harness.distill import RECIPE_FILE, build, cached_build, teacher_source
-from harness.encoders import ModelSource
+from harness.distill import RECIPE_FILE, build, cached_build, teacher_source, teacher_spec
+from harness.encoders import ModelSource, model_needs
 from harness.errors import ModelUnavailableError
 from harness.loaders import LoaderKind
 from harness.loaders.model2vec_models import FRAMEWORK, LIBRARY, SETTINGS, Model2VecEncoder, from_folder
@@ -35,10 +35,15 @@ def offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
     return f"teacher:{teacher.kind}" if teacher.kind != "hub" else None
 
 
+def needs(spec: ModelSpec) -> list:
+    """The teacher, as any model is fetched (the build itself is made on the machine that runs it)."""
+    return model_needs(teacher_spec(spec))
+
+
 def validate(spec: ModelSpec) -> None:
     if spec.teacher is None or spec.recipe is None:
         raise ValueError("a 'distilled' model needs both 'teacher' and 'recipe'")
 
 
 LOADER = LoaderKind(name="distilled", load=load, libraries=("model2vec",), framework=FRAMEWORK, library=LIBRARY,
-                    settings=SETTINGS, offline=offline, validate=validate)
+                    settings=SETTINGS, offline=offline, validate=validate, needs=needs)

@@ -42,8 +42,8 @@ def from_folder(spec: ModelSpec, source, folder) -> Model2VecEncoder:
 
 
 def load(spec: ModelSpec, mirrors: Mirrors) -> Model2VecEncoder:
-    source = resolve_source(spec, mirrors)
-    return from_folder(spec, source, download(source))
+    folder, source = download(resolve_source(spec, mirrors))
+    return from_folder(spec, source, folder)
 
 
 LOADER = LoaderKind(name="model2vec", load=load, libraries=("model2vec",), framework=FRAMEWORK, library=LIBRARY, settings=SETTINGS,

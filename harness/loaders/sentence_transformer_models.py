@@ -41,8 +41,8 @@ def wrap(spec: ModelSpec, source, model) -> SentenceTransformerEncoder:
 def load(spec: ModelSpec, mirrors: Mirrors) -> SentenceTransformerEncoder:
     from sentence_transformers import SentenceTransformer
 
-    source = resolve_source(spec, mirrors)
-    return wrap(spec, source, SentenceTransformer(str(download(source))))
+    folder, source = download(resolve_source(spec, mirrors))
+    return wrap(spec, source, SentenceTransformer(str(folder)))
 
 
 LOADER = LoaderKind(name="sentence-transformers", load=load, libraries=("sentence_transformers",),

@@ -53,8 +53,8 @@ def word_vector_model(folder: Path):
 
 
 def load(spec: ModelSpec, mirrors: Mirrors) -> SentenceTransformerEncoder:
-    source = resolve_source(spec, mirrors)
-    return wrap(spec, source, word_vector_model(download(source)))
+    folder, source = download(resolve_source(spec, mirrors))
+    return wrap(spec, source, word_vector_model(folder))
 
 
 LOADER = LoaderKind(name="word-vectors", load=load, libraries=("sentence_transformers",), framework=FRAMEWORK,

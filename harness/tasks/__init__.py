@@ -68,6 +68,9 @@ class Task(Protocol):
         """None when the data can be read from the local mirror (no network); else what is missing."""
         ...
 
+    # Optional: `needs(self) -> list` says what the task reads from outside (`harness.fetch` needs), for
+    # `harness mirror`; a task without it is named there as not mirrored.
+
 
 @dataclass(frozen=True)
 class TaskFamily:

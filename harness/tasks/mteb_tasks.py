@@ -66,40 +66,55 @@ class MtebEncoder:
         return pairwise_cos_sim(embeddings1, embeddings2)
 
 
-def with_local_data(task, mirrors: Mirrors) -> tuple[Any, DataSource]:
-    """`task` reading from `<data-dir>/<dataset path>` when that folder exists, and where it reads from."""
+def with_local_data(task, mirrors: Mirrors, on_hub: bool = True) -> tuple[Any, DataSource]:
+    """`task` reading from `<data-dir>/<dataset path>` when that folder exists (else from the hub, at the
+    commit its revision names), and where it reads from."""
     dataset = task.metadata.dataset
-    source = resolve_dataset(mirrors, dataset["path"], f"MTEB {task.metadata.name}", dataset.get("revision"))
+    source = resolve_dataset(mirrors, dataset["path"], f"MTEB {task.metadata.name}", dataset.get("revision"), on_hub)
     if source.kind == "mirror":
         task.metadata = task.metadata.model_copy(update={"dataset": {**dataset, "path": source.location}})
+    elif source.commit and source.commit != dataset.get("revision"):  # read the commit the revision named
+        task.metadata = task.metadata.model_copy(update={"dataset": {**dataset, "revision": source.commit}})
     return task, source
 
 
 class MtebTask:
     """One MTEB dataset (or one CQADupstack subset), evaluated by mteb."""
 
-    def __init__(self, spec: TaskSpec, dataset_path: str, factory: Callable[[], Any], aggregate: str | None = None):
+    def __init__(self, spec: TaskSpec, dataset_path: str, factory: Callable[[], Any], aggregate: str | None = None,
+                 on_hub: bool = True):
         self.spec = spec
         self.dataset_path = dataset_path
         self.factory = factory
         self.aggregate = aggregate
         """Name of the aggregate the task belongs to (CQADupstackRetrieval), if any."""
+        self.on_hub = on_hub
+        """Whether mteb reads its data from the hub repo `dataset_path` (not so for tasks holding their data)."""
 
     @classmethod
-    def from_factory(cls, factory: Callable[[], Any]) -> MtebTask:
-        """A task for any mteb task class or factory (e.g. mteb's mock tasks); metadata read from it."""
+    def from_factory(cls, factory: Callable[[], Any], on_hub: bool = True) -> MtebTask:
+        """A task for any mteb task class or factory; metadata read from it. `on_hub=False` for a task that
+        holds its data itself (e.g. mteb's mock tasks): no hub commit is resolved or recorded for it."""
         task = factory()
-        return cls(_spec(task), task.metadata.dataset["path"], factory)
+        return cls(_spec(task), task.metadata.dataset["path"], factory, on_hub=on_hub)
 
     def missing_data(self, mirrors: Mirrors) -> str | None:
         if mirrors.dataset(self.dataset_path) is not None:
             return None
         return f"no folder {mirrors.data_dir or '<data-dir> (none given)'}/{self.dataset_path}"
 
+    def needs(self) -> list:
+        """The task's dataset repository at the revision mteb pins for it (nothing for a task holding its data)."""
+        from harness.fetch import HubRepo
+
+        if not self.on_hub:
+            return []
+        return [HubRepo("data", self.dataset_path, self.factory().metadata.dataset["revision"], "dataset")]
+
     def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome:
         import mteb
 
-        task, source = with_local_data(self.factory(), mirrors)
+        task, source = with_local_data(self.factory(), mirrors, self.on_hub)
         with content_keyed_cache(source):
             result = mteb.evaluate(MtebEncoder(encoder), task, cache=None, overwrite_strategy="always",
                                    show_progress_bar=False, raise_error=True)

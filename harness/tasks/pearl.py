@@ -129,6 +129,16 @@ def score_retrieval(encoder: Encoder, rows: list[dict], inputs: Inputs) -> dict:
     return {"main_score": acc, "accuracy": acc}
 
 
+def autofj_package_folder(why: str = "") -> Path:
+    """The `benchmark` folder of the installed autofj package (its data only: the package is not imported)."""
+    import importlib.util
+
+    found = importlib.util.find_spec("autofj")
+    if found is None or not found.submodule_search_locations:
+        raise DataUnavailableError(f"PEARL autofj: {why}the autofj package is missing (pip install autofj)")
+    return Path(list(found.submodule_search_locations)[0]) / "benchmark"
+
+
 def _read_titles(path: Path, column: str) -> list[str]:
     with open(path, newline="", encoding="utf-8") as fh:
         return [row[column] for row in csv.DictReader(fh)]
@@ -138,13 +148,7 @@ def autofj_tables(name: str, mirrors: Mirrors) -> tuple[list[str], list[str], li
     """(left titles, right titles, ground-truth (left, right) pairs, source) of one AutoFJ table."""
     folder = mirrors.data_dir / AUTOFJ_FOLDER / name if mirrors.data_dir else None
     if folder is None or not folder.is_dir():
-        import importlib.util
-
-        found = importlib.util.find_spec("autofj")  # the package's data only: no need to import it
-        if found is None or not found.submodule_search_locations:
-            raise DataUnavailableError(f"PEARL autofj: no {AUTOFJ_FOLDER}/{name} in the data directory and the "
-                                       "autofj package is missing (pip install autofj)")
-        folder = Path(list(found.submodule_search_locations)[0]) / "benchmark" / name
+        folder = autofj_package_folder(f"no {AUTOFJ_FOLDER}/{name} in the data directory and ") / name
         if not folder.is_dir():
             raise DataUnavailableError(f"PEARL autofj: table {name} not found in {folder.parent}")
     left = _read_titles(folder / "left.csv", "title")
@@ -215,6 +219,19 @@ class PearlTask:
                 return f"{_config_label(config)} missing from {shown_path(folder)}"
         return None
 
+    def needs(self) -> list:
+        """PEARL's repository at the commit `main` names (its `kb` config included), and for autofj the
+        AutoFJ tables of the installed autofj package."""
+        from harness.fetch import HubRepo, PackageFolder
+
+        out = [HubRepo("data", HUB_ID, HUB_REVISION, "dataset")]
+        if self.name == "autofj":
+            import importlib.metadata
+
+            version = f"autofj=={importlib.metadata.version('autofj')}"
+            out.append(PackageFolder("data", AUTOFJ_FOLDER, autofj_package_folder(), version))
+        return out
+
     def _load(self, source: DataSource, config: str, split: str) -> list[dict]:
         import datasets
 
@@ -225,7 +242,7 @@ class PearlTask:
                                            f"`hf download --repo-type dataset {HUB_ID}`")
             with content_keyed_cache(source):
                 return datasets.load_dataset(source.location, config, split=split).to_list()
-        return datasets.load_dataset(HUB_ID, config, split=split, revision=HUB_REVISION).to_list()
+        return datasets.load_dataset(HUB_ID, config, split=split, revision=source.commit).to_list()
 
     def evaluate(self, encoder: Encoder, mirrors: Mirrors) -> TaskOutcome:
         source = resolve_dataset(mirrors, HUB_ID, f"PEARL {self.name}", HUB_REVISION)
@@ -235,7 +252,7 @@ class PearlTask:
         rows = self._load(source, self.name, self.dataset.split)
         score = self.dataset.score(encoder, rows, inputs)
         entry = {"hf_subset": "default", "languages": list(self.spec.languages), **score}
-        revision = "local-mirror" if source.kind == "mirror" else HUB_REVISION
+        revision = source.commit or ("local-mirror" if source.kind == "mirror" else HUB_REVISION)
         extra = {"config": self.name, "split": self.dataset.split, "n_rows": len(rows), **inputs.extra}
         return TaskOutcome(scores={"test": [entry]}, dataset_revision=revision, data=source, extra=extra)
 

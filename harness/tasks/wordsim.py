@@ -1,8 +1,9 @@
 """WordSim: seven word-similarity datasets; score = Spearman of cosine similarity vs gold.
 
 Data: `<data-dir>/wordsim/<file>` when the data directory has it; otherwise the files are fetched
-from the pinned commit of MinishLab/evaluation (MIT), checked against their sha256 and cached in
-`~/.cache/harness/wordsim/<commit>/` (env `HARNESS_CACHE_DIR` moves the cache).
+from the pinned commit of MinishLab/evaluation (MIT), or from `HARNESS_WORDSIM_URL` when set, checked
+against their sha256 and cached in `~/.cache/harness/wordsim/<commit>/` (env `HARNESS_CACHE_DIR` moves
+the cache).
 
 Parsing (MinishLab/evaluation's recipe): split each stripped line on TAB, replace `_` by a space in
 every field, then word1 = col[index1], word2 = col[index2], gold = float(col[target]).
@@ -30,7 +31,10 @@ from harness.mirror import Mirrors, cache_home
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
 
 UPSTREAM_COMMIT = "1625b10b77843ea1a81d84abea5f926d714d92d8"
-UPSTREAM_URL = "https://raw.githubusercontent.com/MinishLab/evaluation/{commit}/evaluation/wordsim/data/{file}"
+UPSTREAM_BASE = "https://raw.githubusercontent.com/MinishLab/evaluation/{commit}/evaluation/wordsim/data/"
+URL_VARIABLE = "HARNESS_WORDSIM_URL"
+"""Where the files are fetched from instead (a folder URL; `{commit}` is replaced by the pinned commit),
+e.g. a copy on an internal server; every file is still checked against its pinned sha256."""
 FETCH_TIMEOUT_S = 30
 FOLDER = "wordsim"
 """The data mirror's folder of the raw WordSim files (not a hub repo: MinishLab/evaluation on GitHub)."""
@@ -82,6 +86,12 @@ def parse_pairs(text: str, ds: WordSimDataset, origin: str) -> tuple[list[str], 
     return words1, words2, np.asarray(gold, dtype=np.float64)
 
 
+def upstream_url(file: str) -> str:
+    """The address of one WordSim file: under HARNESS_WORDSIM_URL when set, else the pinned upstream commit."""
+    base = os.environ.get(URL_VARIABLE) or UPSTREAM_BASE
+    return base.format(commit=UPSTREAM_COMMIT).rstrip("/") + "/" + file
+
+
 def _fetch(ds: WordSimDataset) -> tuple[bytes, str]:
     """The upstream file (cached), sha256-checked."""
     cached = cache_home() / "wordsim" / UPSTREAM_COMMIT / ds.file
@@ -89,7 +99,7 @@ def _fetch(ds: WordSimDataset) -> tuple[bytes, str]:
         data = cached.read_bytes()
         if _sha256(data) == ds.sha256:
             return data, str(cached)
-    url = UPSTREAM_URL.format(commit=UPSTREAM_COMMIT, file=ds.file)
+    url = upstream_url(ds.file)
     try:
         with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as response:
             data = response.read()
@@ -137,19 +147,26 @@ class WordSimTask:
             return None
         return f"no file {mirrors.data_dir or '<data-dir> (none given)'}/{FOLDER}/{self.dataset.file}"
 
+    def needs(self) -> list:
+        """The dataset's file from the pinned upstream commit (or HARNESS_WORDSIM_URL), with its sha256."""
+        from harness.fetch import UrlFiles
+
+        ds = self.dataset
+        return [UrlFiles("data", FOLDER, UPSTREAM_COMMIT, ((ds.file, upstream_url(ds.file), ds.sha256),))]
+
     def load(self, mirrors: Mirrors) -> tuple[list[str], list[str], np.ndarray, DataSource, str]:
         """(words1, words2, gold, source, sha256) from the mirror or the pinned upstream commit."""
         ds = self.dataset
-        source = resolve_dataset(mirrors, FOLDER, f"WordSim {ds.name}", UPSTREAM_COMMIT)
+        source = resolve_dataset(mirrors, FOLDER, f"WordSim {ds.name}", UPSTREAM_COMMIT, on_hub=False)
         if source.kind == "mirror":
             path = Path(source.location) / ds.file
             if not path.is_file():
                 raise DataUnavailableError(f"WordSim {ds.name}: no file {path}; restore it from {FOLDER}/ of the mirror")
             data, origin = path.read_bytes(), str(path)
-            source = DataSource("mirror", origin, UPSTREAM_COMMIT, fingerprint(path, mirrors.data_dir))
+            source = DataSource("mirror", origin, UPSTREAM_COMMIT, fingerprint(path, mirrors.data_dir), source.commit)
         else:
             data, origin = _fetch(ds)
-            source = DataSource("hub", origin, UPSTREAM_COMMIT)
+            source = DataSource("hub", origin, UPSTREAM_COMMIT, commit=UPSTREAM_COMMIT)
         words1, words2, gold = parse_pairs(data.decode("utf-8"), ds, origin)
         if len(gold) < 2:
             raise CorruptDataError(f"{origin}: WordSim {ds.name} has {len(gold)} word pair(s), a correlation needs "
