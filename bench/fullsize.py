@@ -303,6 +303,8 @@ class Context:
     words: Words
     shared: dict[str, tuple[Path, int]]
     """Shared corpora written by this run: name -> (file, rows)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Retrieval: `documents` and/or `queries` to write instead of the scaled statistics' (a benchmark's shape)."""
 
     @property
     def name(self) -> str:
@@ -482,8 +484,9 @@ def write_retrieval(ctx: Context) -> None:
     """The BEIR layout mteb's RetrievalDatasetLoader reads: `corpus`, `queries` (`_id`, `text`), `default` (qrels:
     `query-id`, `corpus-id`, `score`) and, for reranking, `top_ranked` (`query-id`, `corpus-ids`)."""
     stats = ctx.stats()
-    docs = corpus_size(ctx.task, ctx.fraction)
-    queries = scale(stats.get("num_queries") or text_count(stats["queries_text_statistics"]), ctx.fraction)
+    docs = ctx.counts.get("documents") or corpus_size(ctx.task, ctx.fraction)
+    queries = ctx.counts.get("queries") or scale(stats.get("num_queries") or text_count(stats["queries_text_statistics"]),
+                                                  ctx.fraction)
     group = SUBQUERIES.get(ctx.name, 1)
     units = -(-queries // group)
 
@@ -543,9 +546,10 @@ def _check_out(out: Path) -> Path:
 
 
 def generate(tasks: list[str] | None, out: Path, fraction: float = 1.0, seed: int = 0,
-             log: Callable[[str], None] | None = None) -> list[dict]:
+             log: Callable[[str], None] | None = None, counts: dict[str, dict[str, int]] | None = None) -> list[dict]:
     """Write the stand-ins of `tasks` (None: all of MTEB(eng, v1)) under `out`: per task, its name, type, folder,
-    rows per file, total rows, bytes written and seconds taken."""
+    rows per file, total rows, bytes written and seconds taken. `counts`: per retrieval task, `documents` and/or
+    `queries` to write instead (e.g. a 1,000,000-passage MSMARCO with its test split's 43 queries)."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], not {fraction}")
     out = _check_out(out)
@@ -554,7 +558,8 @@ def generate(tasks: list[str] | None, out: Path, fraction: float = 1.0, seed: in
         start = time.perf_counter()
         task = mteb_task.factory()
         folder = Folder(out, mteb_task.dataset_path)
-        WRITERS[task.metadata.type](Context(task, folder, fraction, seed, words, shared))
+        WRITERS[task.metadata.type](Context(task, folder, fraction, seed, words, shared,
+                                            (counts or {}).get(task.metadata.name, {})))
         folder.finish(task.metadata.name, fraction, seed)
         record = {"task": task.metadata.name, "type": task.metadata.type, "path": str(folder.root),
                   "files": folder.rows, "rows": sum(folder.rows.values()), "bytes": folder.bytes,

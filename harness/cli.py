@@ -163,6 +163,8 @@ def _parse_run(sub) -> None:
                    help="silently leave out tasks without local data when offline")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
+    p.add_argument("--plan", action="store_true",
+                   help="print each pending cell's size, projected time and peak memory and the total; run nothing")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
                    help="worker processes on this machine (env HARNESS_JOBS; default: the usable cores; 1: one "
                         "cell after another in this process)")
@@ -313,6 +315,8 @@ def cmd_run(args) -> int:
         if args.probe_seeds < 0:
             raise HarnessError(f"--probe-seeds {args.probe_seeds}: must be 0 or more")
         os.environ["HARNESS_PROBE_SEEDS"] = str(args.probe_seeds)
+    if args.plan:
+        return _plan(args, specs, mirrors, shard)
     runner = _runner(args, ResultStore(args.results_dir), mirrors)
     try:
         runner.start(specs, warm=len(specs) * len(args.tasks))  # remote workers warm up meanwhile
@@ -321,6 +325,7 @@ def cmd_run(args) -> int:
         print(f"running {len(specs)} model(s) x {len(tasks)} task(s)"
               f"{f' (shard {shard[0]}/{shard[1]})' if shard else ''} {runner.where} -> {args.results_dir}"
               f" (data: {mirrors.data_dir or 'hub'}; models: {mirrors.model_dir or 'package/hub'})")
+        _announce(runner, runner.pending(runner.grid(specs, tasks, shard)), getattr(runner, "jobs", 1))
         report = runner.run(specs, tasks, shard=shard)
     finally:
         runner.close()
@@ -329,6 +334,61 @@ def cmd_run(args) -> int:
     for cell in report.by_status("unavailable") + report.by_status("failed"):
         print(f"  {cell.status}: {cell.model} / {cell.task}: {cell.error}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_TASKS_FAILED
+
+
+def _cost_model(results_dir: str):
+    from harness.plan import CostModel, observations
+
+    return CostModel(observations(results_dir))
+
+
+def _announce(runner, pending: list, jobs: int) -> None:
+    """The projected total of a run in one line, and every cell projected over the available memory."""
+    from harness.plan import summary
+    from harness.pool import available_memory_gb
+
+    model = _cost_model(runner.store.root)
+    projections = {cell.key: model.project(cell.spec, cell.task) for cell in pending}
+    runner.estimate = lambda cell: projections[cell.key].seconds if cell.key in projections else None
+    if not pending:
+        return
+    line, over = summary(list(projections.values()), jobs, available_memory_gb())
+    print(line)
+    for p in over:
+        _warn(f"warning: {p.model} / {p.task}: projected peak {p.peak_gb:.1f} GB, more than the "
+              f"{available_memory_gb():.1f} GB available; the run goes on (Ctrl-C to stop it)")
+
+
+def _plan(args, specs, mirrors: Mirrors, shard) -> int:
+    """`harness run --plan`: each pending cell's size, projected time and peak memory; the totals."""
+    from harness.plan import duration, summary
+    from harness.pool import available_memory_gb, choose_jobs
+    from harness.results import ResultStore
+    from harness.runner import Runner
+    from harness.speed import hardware
+
+    jobs = 1 if args.ray is not None else choose_jobs(args.jobs)
+    runner = Runner(ResultStore(args.results_dir), mirrors, overwrite=args.overwrite, progress=False)
+    cells = runner.grid(specs, _tasks(args, mirrors), shard)
+    pending = runner.pending(cells)
+    model = _cost_model(args.results_dir)
+    projections = [model.project(cell.spec, cell.task) for cell in pending]
+    print(f"plan: {len(pending)} of {len(cells)} cells pending; cost model from {len(model.seen)} cells measured in "
+          f"{args.results_dir} and {len(model.calibrated)} by the benchmarks on {model.hardware()}; this machine: "
+          f"{hardware()['cpu']}, {os.cpu_count()} cores")
+    rows = [("model", "task", "texts", "characters", "time", "peak", "basis")]
+    for p in projections:
+        rows.append((p.model, p.task, f"{p.size.texts:,}" if p.size else "?", f"{p.size.chars:,}" if p.size else "?",
+                     duration(p.seconds) if p.seconds is not None else "?", f"{p.peak_gb:.1f} GB" if p.peak_gb else "?",
+                     p.basis))
+    _print_table(rows)
+    memory = available_memory_gb()
+    line, over = summary(projections, jobs, memory)
+    print(line)
+    for p in over:
+        print(f"warning: {p.model} / {p.task}: projected peak {p.peak_gb:.1f} GB, more than the {memory:.1f} GB "
+              "available")
+    return EXIT_OK
 
 
 def _runner(args, store, mirrors: Mirrors):

@@ -2,8 +2,11 @@
 
 - `harness run --jobs N` (default: the usable cores) runs cells in N worker processes of a
   `concurrent.futures.ProcessPoolExecutor` (spawned, so each imports torch and mteb once). A worker
-  keeps its last model loaded; cells are handed out in grid order, model after model, so a static
-  model's cells spread over every worker (it loads in about a second) and a worker seldom reloads.
+  keeps its last model loaded; cells are handed out longest first by their projected time
+  (`harness.plan`; grid order without one), so a giant cell does not start last and hold the run up
+  alone; lines are still printed in grid order.
+- Cores: a cell may use the cores divided among the cells running at once for what splits without
+  changing a score (`harness.cores`): a lone big cell at the end of a run gets every core.
 - Threads: a static model's cell runs on one thread; a transformer's cell on the cores divided among
   the transformer cells that can run at once (`transformer_threads`), so two of them do not fight
   over the same cores. Seeds are set per cell, so a cell's scores do not depend on its worker.
@@ -30,6 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from harness.cores import given_cores, usable_cores
 from harness.errors import HarnessError
 from harness.mirror import Mirrors
 from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, limited_threads, model_meta, one_line,
@@ -43,14 +47,6 @@ WORKER_MEMORY_GB = 1.5
 
 _CACHE = WorkerCache()
 """This process's catalogue and model when it serves as a pool worker (unused by the parent)."""
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def available_memory_gb() -> float | None:
@@ -120,16 +116,26 @@ def warm_up(loaders: list[str]) -> None:
 
 
 def run_cell(spec: ModelSpec, task, mirrors: Mirrors, threads: int, loader: Callable,
-             evaluate: Callable) -> tuple[dict[str, Any] | None, CellOutcome]:
-    """In a worker: evaluate one cell on `threads` threads; the model's metadata (None when it did not
-    load) and the cell's outcome."""
-    with limited_threads(threads):
+             evaluate: Callable, cores: int = 1) -> tuple[dict[str, Any] | None, CellOutcome]:
+    """In a worker: evaluate one cell on `threads` torch/BLAS threads and `cores` cores for what splits
+    without changing a score (`harness.cores`); the model's metadata (None when it did not load) and the
+    cell's outcome."""
+    with limited_threads(threads), given_cores(cores):
         try:
             encoder = _CACHE.encoder(spec, mirrors, loader)
         except Exception as exc:  # noqa: BLE001 - reported as this cell's failure
             return None, CellOutcome("failed", error=f"model load failed: {one_line(exc)}")
         outcome = evaluate(spec, task, encoder, mirrors)
     return model_meta(spec, encoder.info), outcome
+
+
+def largest_first(cells: list[Cell], estimate: Callable[[Cell], float | None] | None) -> list[Cell]:
+    """The cells by projected time, longest first (unknown ones after, in grid order), so that a giant cell
+    does not start last and hold the run up alone."""
+    if estimate is None:
+        return list(cells)
+    times = {cell.key: estimate(cell) for cell in cells}
+    return sorted(cells, key=lambda c: (times[c.key] is None, -(times[c.key] or 0.0)))
 
 
 class _InOrder:
@@ -179,7 +185,7 @@ class PoolRunner(Runner):
         """Run the cells in the pool; after a worker died, the cells it may have been on, one at a time."""
         ordered = _InOrder(cells, record)
         left = {c.key for c in cells if c.spec.family == "transformer"}
-        pending = list(cells)
+        pending = largest_first(cells, self.estimate)
         while pending:
             pending, suspects = self._run_pool(pending, ordered, bar, left)
             for cell in suspects:
@@ -189,9 +195,11 @@ class PoolRunner(Runner):
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(os.getpid(),))
 
-    def _submit(self, pool: ProcessPoolExecutor, cell: Cell, transformers_left: set) -> Future:
+    def _submit(self, pool: ProcessPoolExecutor, cell: Cell, transformers_left: set, running: int = 1) -> Future:
+        """Submit a cell; `running`: the cells that will run at once with it, among which the cores are divided."""
         threads = static_threads(cell.spec) or transformer_threads(self.cores, self.jobs, len(transformers_left))
-        return pool.submit(run_cell, cell.spec, cell.task, self.mirrors, threads, self.loader, self.evaluate)
+        cores = max(1, self.cores // max(1, min(self.jobs, running)))
+        return pool.submit(run_cell, cell.spec, cell.task, self.mirrors, threads, self.loader, self.evaluate, cores)
 
     def _run_pool(self, cells: list[Cell], ordered: _InOrder, bar, left: set) -> tuple[list[Cell], list[Cell]]:
         """Run `cells`, at most `jobs` at a time. When a worker dies: (the cells not started, the cells
@@ -202,7 +210,10 @@ class PoolRunner(Runner):
             while queue or in_flight:
                 while queue and len(in_flight) < self.jobs:
                     cell = queue.pop()
-                    in_flight[self._submit(pool, cell, left)] = cell
+                    try:
+                        in_flight[self._submit(pool, cell, left, len(in_flight) + 1 + len(queue))] = cell
+                    except BrokenProcessPool:  # a worker died since the last results came in
+                        return list(reversed([*queue, cell])), self._settle_broken(in_flight, ordered, bar, left)
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                     return list(reversed(queue)), self._settle_broken(in_flight, ordered, bar, left)

@@ -182,6 +182,9 @@ class Provenance(_Record):
     threads: int
     offline: bool
     non_finite_as_null: list[str] = []
+    peak_rss_mb: float | None = None
+    """Peak resident memory of the process that evaluated the cell, over the cell (model and libraries
+    included)."""
 
 
 class Throughput(_Record):

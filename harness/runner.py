@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 import harness
+from harness.cores import given_cores, usable_cores
 from harness.encoders import Encoder, EncoderInfo
 from harness.loaders import load_encoder
 from harness.errors import DataUnavailableError, HarnessError, ResultsError
@@ -107,6 +108,25 @@ def static_threads(spec: ModelSpec) -> int | None:
     """How many threads a cell of this model runs on whatever the runner: one for a static model;
     None for a transformer, whose threads the runner gives from the cores it has."""
     return STATIC_CELL_THREADS if spec.family != "transformer" else None
+
+
+def reset_peak_rss() -> None:
+    """Start this process's peak-memory mark afresh (Linux: VmHWM), so a cell's own peak can be read."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory since the last reset, in MiB (None where /proc has none)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 @contextmanager
@@ -282,13 +302,16 @@ def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirror
     """Evaluate one cell (seeded; a static model's on one thread, whatever the runner) into a result
     document; no file is written here."""
     seed_everything(SEED)
+    reset_peak_rss()
     start = time.perf_counter()
     try:
         with limited_threads(static_threads(spec)):  # the payload records the threads used
             outcome = task.evaluate(encoder, mirrors)
             score = _main_score(task, outcome)
             seconds = time.perf_counter() - start
-            return CellOutcome("done", score, seconds, result_payload(task, outcome, encoder.info, seconds))
+            payload = result_payload(task, outcome, encoder.info, seconds)
+            payload["harness"]["peak_rss_mb"] = peak_rss_mb()  # the process's, this cell's high-water mark
+            return CellOutcome("done", score, seconds, payload)
     except DataUnavailableError as exc:
         return CellOutcome("unavailable", error=one_line(exc))
     except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the run goes on
@@ -309,7 +332,10 @@ class Runner:
         evaluate: Callable[[ModelSpec, Task, Encoder, Mirrors], CellOutcome] = evaluate_cell,
         progress: bool = True,
         echo: Callable[[str], None] | None = None,
+        estimate: Callable[[Cell], float | None] | None = None,
     ):
+        self.estimate = estimate
+        """Projected seconds of a cell (`harness.plan`): pools start the largest cells first."""
         self.store = store
         self.mirrors = mirrors
         self.overwrite = overwrite
@@ -342,6 +368,16 @@ class Runner:
         return CellResult(spec.name, task.spec.name, "skipped", score=done.value,
                           path=self.store.path(spec.id, spec.revision, task.spec.name))
 
+    @staticmethod
+    def grid(specs: Sequence[ModelSpec], tasks: Sequence[Task], shard: tuple[int, int] | None = None) -> list[Cell]:
+        """The run's cells (model-major), or one shard of them."""
+        cells = [Cell(spec, task) for spec in specs for task in tasks]
+        return select_shard(cells, *shard) if shard is not None else cells
+
+    def pending(self, cells: Sequence[Cell]) -> list[Cell]:
+        """The cells a run would evaluate (not done before, not without data offline)."""
+        return [cell for cell in cells if self._triage(cell) is None]
+
     def _triage(self, cell: Cell) -> CellResult | None:
         """The cell's result when it needs no evaluation (done before, or no data offline)."""
         done = self._complete(cell.spec, cell.task)
@@ -371,9 +407,7 @@ class Runner:
             shard: tuple[int, int] | None = None) -> RunReport:
         from tqdm.auto import tqdm
 
-        cells = [Cell(spec, task) for spec in specs for task in tasks]
-        if shard is not None:
-            cells = select_shard(cells, *shard)
+        cells = self.grid(specs, tasks, shard)
         results: list[CellResult] = []
         bar = tqdm(total=len(cells), unit="task", disable=not self.progress, dynamic_ncols=True)
 
@@ -420,7 +454,8 @@ class Runner:
             self.save_meta(spec, model_meta(spec, encoder.info))
             for cell in cells:
                 bar.set_description(f"{spec.name}: {cell.task.spec.name}")
-                record(self.save(cell, self.evaluate(spec, cell.task, encoder, self.mirrors)))
+                with given_cores(usable_cores()):  # one cell at a time: it may use every core
+                    record(self.save(cell, self.evaluate(spec, cell.task, encoder, self.mirrors)))
         finally:
             del encoder
             gc.collect()

@@ -1,0 +1,50 @@
+"""How many cores a cell may use for work whose result does not depend on how it is split.
+
+Encoding is per text, so a large input can be encoded in parallel batches (model2vec's own threaded
+`encode`, with the batches of a sequential call: identical embeddings), and mteb can load and prepare data
+in several processes (`num_proc`: the same rows in the same order). What does depend on threads (torch and
+the BLAS pools behind classifiers and k-means) keeps the one-thread rule of a static model's cell
+(`harness.runner.limited_threads`). The runner gives each cell its share of the machine: every usable core
+for a run one cell after another, the cores divided among the cells running at once in a pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+VARIABLE = "HARNESS_CELL_CORES"
+_JOBLIB = "LOKY_MAX_CPU_COUNT"
+"""joblib's own cap on the cores it counts (model2vec's threaded encode asks joblib for all of them)."""
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def cell_cores() -> int:
+    """The cores the running cell may use (1 outside a runner's cell: e.g. speeds are measured on one)."""
+    try:
+        return max(1, int(os.environ.get(VARIABLE, "1")))
+    except ValueError:
+        return 1
+
+
+@contextmanager
+def given_cores(cores: int) -> Iterator[None]:
+    """Inside the block, the running cell may use `cores` cores."""
+    before = {name: os.environ.get(name) for name in (VARIABLE, _JOBLIB)}
+    os.environ[VARIABLE] = os.environ[_JOBLIB] = str(max(1, cores))
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

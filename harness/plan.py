@@ -1,0 +1,247 @@
+"""Before a run: each pending cell's size, its projected wall time and peak memory, and the total at `--jobs`.
+
+- Size: the evaluated split of an MTEB dataset from mteb's own descriptive statistics (texts and characters,
+  corpus included), the same for the local copy and the hub's; PEARL and WordSim have none (small, and
+  measured on every machine that ran them).
+- Time, by the closest evidence this machine has (the computed result files' `evaluation_time`): the same
+  model on the same task; else models of the same loader kind on that task (median); else the loader
+  kind's fit `seconds = a + b x characters` over the MTEB cells it ran; else "unknown".
+- Calibration beyond the offline data: `harness/reference/cell_costs.csv`, cells the benchmarks measured
+  on full-size stand-ins (`bench/bench_bigcell.py`), with the hardware they ran on; they enter the fits.
+- Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
+  fit `peak = a + b x characters` over recorded peaks and calibration cells, else a worker's base plus
+  GB_PER_GIGACHAR per 10^9 characters.
+- Total: one cell after another, and the cells dealt largest first to `--jobs` workers (the order the
+  pool runs them in).
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+GB_PER_GIGACHAR = 1.8
+"""Peak memory per 10^9 characters of a cell's texts (0.6 GB over the base for the 3.4e8 characters of a
+1,000,000-passage MSMARCO stand-in: potion-base-8M, 1.5 GB peak against 0.9 GB on small tasks)."""
+BASE_GB = {"transformer": 1.5, "static": 1.0}
+"""Peak of a worker on small tasks when no result file records one (all-MiniLM-L6-v2: 1.2 GB measured)."""
+
+
+@dataclass(frozen=True)
+class Size:
+    texts: int
+    chars: int
+
+
+@dataclass(frozen=True)
+class Observation:
+    model_id: str
+    revision: str
+    loader: str
+    family: str
+    task: str
+    seconds: float
+    peak_gb: float | None
+
+
+@dataclass(frozen=True)
+class Projection:
+    model: str
+    task: str
+    size: Size | None
+    seconds: float | None
+    peak_gb: float | None
+    basis: str
+
+
+@functools.lru_cache(maxsize=None)
+def mteb_size(task_name: str, subset: str) -> Size | None:
+    """Texts and characters of the split the harness evaluates (mteb's statistics; MSMARCO's only split, dev,
+    stands for its test split), or None when mteb has none."""
+    import mteb
+
+    try:
+        stats = mteb.get_task(task_name).metadata.descriptive_stats
+    except Exception:  # noqa: BLE001 - no statistics is "size unknown", not an error
+        return None
+    if not stats:
+        return None
+    split = stats.get("test") or (next(iter(stats.values())) if len(stats) == 1 else None)
+    if split is None:
+        return None
+    split = (split.get("hf_subset_descriptive_stats") or {}).get(subset, split)
+    chars = split.get("number_of_characters") or sum(
+        block.get("total_text_length", 0) for key, block in split.items() if key.endswith("text_statistics") and block)
+    if "num_samples" not in split or not chars:
+        return None
+    return Size(int(split["num_samples"]), int(chars))
+
+
+def task_size(task) -> Size | None:
+    if task.spec.benchmark != "MTEB" or not getattr(task, "on_hub", True):
+        return None
+    return mteb_size(task.spec.name, task.spec.subset)
+
+
+def observations(results_dir: str | Path) -> list[Observation]:
+    """Every computed result file's model, task, evaluation time and recorded peak memory."""
+    out = []
+    for folder in Path(results_dir).glob("*/*"):
+        family = _family(folder)
+        for path in folder.glob("*.json"):
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                block, model = doc["harness"], doc["harness"]["model"]
+                peak = block.get("peak_rss_mb")
+                out.append(Observation(model["id"], model["revision"], model["loader"], family, doc["task_name"],
+                                       float(doc["evaluation_time"]), peak / 1024 if peak else None))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # model_meta.json, published layouts, unreadable files: not evidence of time
+    return out
+
+
+def _family(folder: Path) -> str:
+    """`static` or `transformer`, from the folder's model_meta.json (`static` when it does not say)."""
+    try:
+        return json.loads((folder / "model_meta.json").read_text())["harness"]["family"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "static"
+
+
+@functools.lru_cache(maxsize=1)
+def _mteb_tasks() -> dict[str, tuple[str, str]]:
+    """MTEB task name -> (subset evaluated, group)."""
+    from harness.tasks.mteb_tasks import mteb_tasks
+
+    return {t.spec.name: (t.spec.subset, t.spec.group) for t in mteb_tasks()}
+
+
+CALIBRATION = Path(__file__).resolve().parent / "reference" / "cell_costs.csv"
+"""Cells measured by the benchmarks at sizes this machine's results never reach (bench/bench_bigcell.py
+writes it): loader kind, task, characters, seconds, peak memory, and the hardware."""
+
+
+def calibration(path: Path = CALIBRATION) -> list[dict]:
+    import csv
+
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+class CostModel:
+    """Projected seconds and peak memory of a cell, from this machine's result files and the benchmarks'
+    calibration cells."""
+
+    def __init__(self, seen: Sequence[Observation], calibrated: Sequence[dict] | None = None):
+        self.seen = list(seen)
+        self.calibrated = calibration() if calibrated is None else list(calibrated)
+        tasks = _mteb_tasks()
+        points: dict[tuple, list[tuple[float, float, float | None]]] = {}  # key -> (chars, seconds, peak GB)
+
+        def add(loader: str, family: str, task: str, chars: float, seconds: float, peak: float | None) -> None:
+            group = tasks[task][1] if task in tasks else ""
+            for key in ((loader, family, group), (loader, family)):
+                points.setdefault(key, []).append((chars, seconds, peak))
+
+        for obs in self.seen:
+            if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
+                add(obs.loader, obs.family, obs.task, size.chars, obs.seconds, obs.peak_gb)
+        for row in self.calibrated:
+            add(row["loader"], row["family"], row["task"], float(row["chars"]), float(row["seconds"]),
+                float(row["peak_gb"]) if row.get("peak_gb") else None)
+        self.fits = {key: _line([(c, t) for c, t, _ in pts]) for key, pts in points.items()
+                     if len({c for c, _, _ in pts}) >= 3}
+        self.largest = {key: max(c for c, _, _ in pts) for key, pts in points.items()}
+        self.memory = {key: _line([(c, m) for c, _, m in pts if m]) for key, pts in points.items()
+                       if len({c for c, _, m in pts if m}) >= 2}
+
+    def hardware(self) -> str:
+        """Where the benchmarks' calibration cells were measured."""
+        cpus = sorted({f"{row['cpu']} ({row['cores']} cores, {row['date']})" for row in self.calibrated})
+        return "; ".join(cpus) or "no benchmark calibration"
+
+    def seconds(self, spec, task, size: Size | None) -> tuple[float | None, str]:
+        same = [o.seconds for o in self.seen if (o.model_id, o.revision, o.task) == (spec.id, spec.revision,
+                                                                                     task.spec.name)]
+        if same:
+            return statistics.median(same), "measured"
+        kind = [o.seconds for o in self.seen if o.loader == spec.loader and o.task == task.spec.name]
+        if kind:
+            return statistics.median(kind), f"measured ({spec.loader})"
+        for key in self._keys(spec, task):
+            if size is not None and key in self.fits:
+                a, b = self.fits[key]
+                reach = size.chars / self.largest[key]
+                far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
+                return a + b * size.chars, f"from size ({' '.join(k for k in key if k)} fit{far})"
+        return None, "size unknown" if size is None else f"no {spec.loader} cell measured here"
+
+    @staticmethod
+    def _keys(spec, task) -> tuple[tuple, ...]:
+        family = "transformer" if spec.family == "transformer" else "static"
+        return (spec.loader, family, task.spec.group), (spec.loader, family)
+
+    def peak_gb(self, spec, task, size: Size | None) -> float:
+        same = [o.peak_gb for o in self.seen if o.peak_gb and o.loader == spec.loader and o.task == task.spec.name]
+        if same:
+            return max(same)
+        chars = size.chars if size else 0
+        for key in self._keys(spec, task):
+            if key in self.memory:
+                a, b = self.memory[key]
+                return a + b * chars
+        return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9
+
+    def project(self, spec, task) -> Projection:
+        size = task_size(task)
+        seconds, basis = self.seconds(spec, task, size)
+        return Projection(spec.name, task.spec.name, size, seconds, self.peak_gb(spec, task, size), basis)
+
+
+def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Intercept and slope of the least-squares line through `points`; a falling line is the mean instead,
+    and one crossing below zero is refitted through the origin (time and memory grow with size)."""
+    x, y = np.array(points, dtype=float).T
+    if len(set(x)) < 2:
+        return float(np.mean(y)), 0.0
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 0:
+        return float(np.mean(y)), 0.0
+    if intercept < 0:
+        return 0.0, float(x @ y / (x @ x))
+    return float(intercept), float(slope)
+
+
+def makespan(seconds: Sequence[float], jobs: int) -> float:
+    """Wall time of cells dealt largest first to `jobs` workers, each taking the next cell when free."""
+    workers = [0.0] * max(1, jobs)
+    for s in sorted(seconds, reverse=True):
+        heapq.heapreplace(workers, workers[0] + s)
+    return max(workers)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{round(seconds)} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def summary(projections: Sequence[Projection], jobs: int, memory_gb: float | None) -> tuple[str, list[Projection]]:
+    """One line (totals; cells of unknown time named by count) and the cells projected over the memory."""
+    known = [p.seconds for p in projections if p.seconds is not None]
+    unknown = len(projections) - len(known)
+    over = [p for p in projections if memory_gb is not None and p.peak_gb and p.peak_gb > memory_gb]
+    line = (f"projected: {duration(sum(known))} one cell after another, {duration(makespan(known, jobs))} with "
+            f"{jobs} worker(s), largest first ({len(known)} of {len(projections)} cells"
+            + (f"; {unknown} of unknown time" if unknown else "") + ")")
+    return line, over

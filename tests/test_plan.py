@@ -1,0 +1,147 @@
+"""Big cells: the plan before a run, largest-first scheduling, and the parallel work that leaves scores alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.cores import cell_cores, given_cores
+from harness.plan import CostModel, Observation, Size, makespan, mteb_size
+from harness.pool import largest_first
+from harness.registry import load_registry
+from harness.runner import Cell
+from harness.tasks import Catalogue
+
+
+def test_largest_first_shortens_a_run_whose_giant_cell_comes_last():
+    seconds = [1, 1, 1, 1, 10]
+    in_grid_order = 2 + 10  # two workers: the four small cells take 2 s each, then the giant one alone
+    assert makespan(seconds, 2) == 10 < in_grid_order
+    assert makespan(seconds, 1) == sum(seconds)
+
+
+def test_the_pool_deals_cells_longest_first_and_unknown_ones_last_in_grid_order():
+    spec = load_registry().get("potion-base-8M")
+    tasks = Catalogue().select(["MEN", "SimLex", "bird", "STS12", "MSMARCO"])
+    cells = [Cell(spec, task) for task in tasks]
+    estimate = {"MEN": 1.0, "SimLex": None, "bird": 3.0, "STS12": None, "MSMARCO": 900.0}
+    order = largest_first(cells, lambda cell: estimate[cell.task.spec.name])
+    assert [c.task.spec.name for c in order] == ["MSMARCO", "bird", "MEN", "SimLex", "STS12"]
+    assert largest_first(cells, None) == cells
+
+
+def test_mteb_statistics_give_the_size_of_the_split_and_subset_evaluated():
+    msmarco = mteb_size("MSMARCO", "default")  # mteb ships only its dev split's statistics
+    assert msmarco == Size(8_848_803, 2_969_291_276)
+    import mteb
+
+    stats = json.loads((Path(mteb.__file__).parent / "descriptive_stats" / "Classification" /
+                        "AmazonCounterfactualClassification.json").read_text())["test"]
+    english = stats["hf_subset_descriptive_stats"]["en"]
+    counterfactual = mteb_size("AmazonCounterfactualClassification", "en")
+    assert counterfactual == Size(english["num_samples"], english["text_statistics"]["total_text_length"])
+    assert counterfactual.texts < stats["num_samples"]  # the English subset, not all four
+
+
+def _obs(model, task, seconds, loader="model2vec", peak=None):
+    return Observation(model, "r", loader, "static", task, seconds, peak)
+
+
+def test_cost_model_prefers_the_same_cell_then_the_same_kind_then_a_size_fit():
+    spec = load_registry().get("potion-base-8M").model_copy(update={"id": "m", "revision": "r"})
+    catalogue = Catalogue()
+    seen = [_obs("m", "MEN", 2.0), _obs("other", "bird", 3.0), _obs("other", "bird", 5.0),
+            _obs("other", "STS12", 13.0), _obs("other", "STS13", 11.1), _obs("other", "STSBenchmark", 11.0)]
+    model = CostModel(seen, calibrated=[])
+    assert model.seconds(spec, catalogue.tasks["MEN"], None) == (2.0, "measured")
+    assert model.seconds(spec, catalogue.tasks["bird"], None) == (4.0, "measured (model2vec)")
+    sts = catalogue.tasks["STS14"]
+    seconds, basis = model.seconds(spec, sts, mteb_size("STS14", "default"))
+    sizes = {name: mteb_size(name, "default").chars for name in ("STS12", "STS13", "STSBenchmark")}
+    slope, intercept = np.polyfit(list(sizes.values()), [13.0, 11.1, 11.0], 1)
+    assert slope > 0 and intercept > 0
+    assert seconds == pytest.approx(intercept + slope * mteb_size("STS14", "default").chars)
+    assert basis == "from size (model2vec static STS fit)"
+    assert model.seconds(spec, catalogue.tasks["turney"], None) == (None, "size unknown")
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Online, every cell is pending (offline, those without local data are not); a plan uses no network."""
+    for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var)
+
+
+def test_plan_prints_every_pending_cell_and_runs_nothing(tmp_path, capsys, online):
+    results = tmp_path / "results"
+    assert main(["run", "--plan", "-m", "potion-base-8M", "all-MiniLM-L6-v2", "-t", "MSMARCO", "PEARL",
+                 "--results-dir", str(results), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("potion-base-8M ", "all-MiniLM-L6-v2 "))]
+    assert len(rows) == 2 * 10
+    msmarco = [r for r in rows if r[1] == "MSMARCO"]
+    assert all(r[2] == "8,848,803" and r[3] == "2,969,291,276" for r in msmarco)
+    assert any("size unknown" in " ".join(r) for r in rows if r[1] == "turney")  # no statistics: named, no crash
+    assert "projected:" in out and "with 2 worker(s), largest first" in out
+    assert not results.exists(), "a plan runs nothing and writes nothing"
+
+
+def test_a_cell_projected_over_the_available_memory_is_named_before_the_run(tmp_path, capsys, monkeypatch, online):
+    import harness.pool
+
+    monkeypatch.setattr(harness.pool, "available_memory_gb", lambda: 0.5)  # a machine with half a gigabyte free
+    assert main(["run", "--plan", "-m", "potion-base-8M", "-t", "MSMARCO", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (warning,) = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert "potion-base-8M / MSMARCO: projected peak" in warning and "0.5 GB available" in warning
+
+
+def test_given_cores_is_undone_after_the_cell():
+    assert cell_cores() == 1
+    with given_cores(2):
+        assert cell_cores() == 2
+    assert cell_cores() == 1
+
+
+def test_a_large_input_encoded_on_two_cores_gives_the_same_embeddings_bit_for_bit(data_dir):
+    from harness.loaders import load_encoder
+    from harness.mirror import Mirrors
+
+    encoder = load_encoder(load_registry().get("potion-base-8M"), Mirrors(model_dir=data_dir.parent / "models"))
+    rng = np.random.default_rng(0)
+    words = np.array("static model retrieval passage query token corpus harness benchmark score".split())
+    texts = [" ".join(rng.choice(words, rng.integers(3, 40))) + f" w{i}" for i in range(25_000)]
+    one = encoder.encode(texts)
+    with given_cores(2):
+        two = encoder.encode(texts)
+    assert one.shape == (25_000, encoder.info.dim) and np.array_equal(one, two)
+
+
+def test_the_adapter_reads_the_texts_mteb_would_hand_over_batch_by_batch():
+    import datasets
+    import mteb
+    from mteb._create_dataloaders import create_dataloader
+    from mteb.types import PromptType
+
+    from harness.tasks.mteb_tasks import input_texts
+
+    corpus = datasets.Dataset.from_dict({"id": [f"d{i}" for i in range(300)],
+                                         "title": ["" if i % 3 else f"Title {i}" for i in range(300)],
+                                         "text": [f"  body {i} " for i in range(300)]})
+    metadata = mteb.get_task("SciFact").metadata
+    for part in (corpus, corpus.select(range(50, 250)), corpus.select([5, 3, 1, 200])):
+        loader = create_dataloader(part, task_metadata=metadata, prompt_type=PromptType.document, batch_size=32)
+        expected = [text for batch in loader for text in batch["text"]]
+        assert input_texts(loader) == expected and len(expected) == len(part)
+
+
+def test_result_files_record_the_cells_peak_memory(tmp_path, data_dir):
+    assert main(["run", "--no-progress", "--offline", "-m", "GloVe_6B_50d", "-t", "MEN", "--data-dir", str(data_dir),
+                 "--results-dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*/*/MEN.json")
+    peak = json.loads(path.read_text())["harness"]["peak_rss_mb"]
+    assert 100 < peak < 16_000  # a process with torch, mteb and a 400,000-word model, in MiB
