@@ -115,6 +115,7 @@ class Spread:
         """The quantiles of `u` (uniform in [0, 1))."""
         if math.isnan(self.b):
             return np.full(len(u), self.mean, dtype=np.float64)
+        u = np.clip(u, 0.0, np.nextafter(1.0, 0.0))  # a slice's point may round up to 1
         x = np.sqrt(-np.expm1(np.log1p(-u) / self.b))
         return self.lo + (self.hi - self.lo) * x
 

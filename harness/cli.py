@@ -347,9 +347,11 @@ def _announce(runner, pending: list, jobs: int) -> None:
     from harness.plan import summary
     from harness.pool import available_memory_gb
 
+    from harness.plan import ordering
+
     model = _cost_model(runner.store.root)
     projections = {cell.key: model.project(cell.spec, cell.task) for cell in pending}
-    runner.estimate = lambda cell: projections[cell.key].seconds if cell.key in projections else None
+    runner.estimate = ordering(projections)
     if not pending:
         return
     line, over = summary(list(projections.values()), jobs, available_memory_gb())

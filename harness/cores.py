@@ -1,10 +1,11 @@
 """How many cores a cell may use for work whose result does not depend on how it is split.
 
 Encoding is per text, so a large input can be encoded in parallel batches (model2vec's own threaded
-`encode`, with the batches of a sequential call: identical embeddings), and mteb can load and prepare data
-in several processes (`num_proc`: the same rows in the same order). What does depend on threads (torch and
-the BLAS pools behind classifiers and k-means) keeps the one-thread rule of a static model's cell
-(`harness.runner.limited_threads`). The runner gives each cell its share of the machine: every usable core
+`encode`, with the batches of a sequential call: identical embeddings). What does depend on threads
+(torch and the BLAS pools behind classifiers and k-means) keeps the one-thread rule of a static model's
+cell (`harness.runner.limited_threads`). (mteb's `num_proc`, data prepared in processes, was measured and
+left out: no gain on a million passages next to the threaded encode, and a process pool per step costs
+small cells more than it saves.) The runner gives each cell its share of the machine: every usable core
 for a run one cell after another, the cores divided among the cells running at once in a pool.
 """
 

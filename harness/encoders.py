@@ -129,14 +129,14 @@ def resolve_source(spec: ModelSpec, mirrors: Mirrors, repo_id: str | None = None
 
 
 def download(source: ModelSource) -> tuple[Path, ModelSource]:
-    """A local folder for `source`, and the source with the commit read: a hub source's revision is resolved
-    to its commit now and that commit's snapshot downloaded (if not cached)."""
+    """A local folder for `source`, and the source with the commit read: a hub source's revision (a branch or
+    tag) is resolved to its commit now and that commit's snapshot downloaded (if not cached)."""
     if source.kind != "hub":
         return Path(source.location), source
-    from harness.hub import resolve_commit, snapshot
+    from harness.hub import is_commit, resolve_commit, snapshot
 
-    try:
-        commit = resolve_commit(source.location, source.revision)
+    try:  # a full commit hash needs no asking (and a cached snapshot of it loads while the hub is away)
+        commit = source.revision if is_commit(source.revision) else resolve_commit(source.location, source.revision)
         folder = snapshot(source.location, commit)
     except HarnessError as exc:
         raise ModelUnavailableError(f"model {exc}; check the id/revision or use --model-dir") from exc

@@ -21,7 +21,7 @@ import functools
 import heapq
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,6 +219,20 @@ def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     if intercept < 0:
         return 0.0, float(x @ y / (x @ x))
     return float(intercept), float(slope)
+
+
+def ordering(projections: dict[tuple[str, str], Projection]) -> Callable[[object], float | None]:
+    """A cell's weight for dealing cells longest first: its projected seconds; when no cell has a projected
+    time (nothing measured yet), its size in characters; None (dealt last) when neither is known."""
+    timed = any(p.seconds is not None for p in projections.values())
+
+    def weight(cell) -> float | None:
+        p = projections.get(cell.key)
+        if p is None:
+            return None
+        return p.seconds if timed else (p.size.chars if p.size else None)
+
+    return weight
 
 
 def makespan(seconds: Sequence[float], jobs: int) -> float:

@@ -43,6 +43,9 @@ def served(name, *args, **kwargs):
     return task
 mteb.get_task = served
 import os, harness.hub
+if os.environ.get("BPEMB_BASE_URL"):  # BPEmb's own server, here on 127.0.0.1
+    import bpemb
+    bpemb.BPEmb.base_url = os.environ["BPEMB_BASE_URL"]
 if os.environ.get("CORRUPT_AFTER_DOWNLOAD"):  # a download that arrives altered (the fault the check is for)
     snapshot = harness.hub.snapshot
     def altered(*args, **kwargs):
@@ -337,3 +340,60 @@ def test_a_mirror_that_cannot_be_written_stops_in_one_line_and_keeps_nothing_hal
     (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("harness: error:")]
     assert f"--out {out}: cannot write" in line and f"models/{MODEL_ID}" in line
     assert not (out / "models" / MODEL_ID).exists() and not (out / "models" / "MIRROR.json").exists()
+
+
+@pytest.fixture
+def bpemb_server(tmp_path, data_dir):
+    """A BPEmb-style file server on 127.0.0.1: a small sentencepiece model (1,000 pieces, trained here on the
+    WordSim words) and its 25-d vectors, at the paths and in the archive format the bpemb package fetches."""
+    import tarfile
+
+    import numpy as np
+    import sentencepiece as spm
+    from gensim.models import KeyedVectors
+
+    served = tmp_path / "served-bpemb"
+    (served / "en").mkdir(parents=True)
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(line.replace("\t", " ") for name in ("men.txt", "simLex.txt", "rw.txt")
+                               for line in (data_dir / "wordsim" / name).read_text().splitlines()))
+    spm.SentencePieceTrainer.train(input=str(words), model_prefix=str(served / "en" / "en.wiki.bpe.vs1000"),
+                                   vocab_size=1000, model_type="bpe", minloglevel=2)
+    processor = spm.SentencePieceProcessor(model_file=str(served / "en" / "en.wiki.bpe.vs1000.model"))
+    vectors = KeyedVectors(vector_size=25)
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    vectors.add_vectors(pieces, np.random.default_rng(0).normal(size=(len(pieces), 25)).astype(np.float32))
+    binary = tmp_path / "en.wiki.bpe.vs1000.d25.w2v.bin"
+    vectors.save_word2vec_format(str(binary), binary=True)
+    with tarfile.open(served / "en" / "en.wiki.bpe.vs1000.d25.w2v.bin.tar.gz", "w:gz") as archive:
+        archive.add(binary, arcname=f"data/en/{binary.name}")
+    (served / "en" / "en.wiki.bpe.vs1000.vocab").unlink()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_bpemb_files_are_mirrored_through_the_bpemb_package_and_run_offline(tmp_path, bpemb_server, data_dir):
+    served, url = bpemb_server
+    registry = tmp_path / "bpemb.yaml"
+    registry.write_text(yaml.safe_dump({"models": [{
+        "name": "bpemb-small", "id": "bpemb/en.wiki.bpe.vs1000.d25", "revision": "test", "loader": "bpemb",
+        "params_m": 0.025, "family": "static", "link": "https://bpemb.h-its.org/en/",
+        "loader_kwargs": {"lang": "en", "vs": 1000, "dim": 25}}]}))
+    out = tmp_path / "mirror"
+    done = harness(tmp_path, "http://127.0.0.1:9", "mirror", "-m", "bpemb-small", "--out", str(out), "--registry",
+                   str(registry), "--no-progress", BPEMB_BASE_URL=url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = out / "models" / "bpemb" / "en.wiki.bpe.vs1000.d25"
+    assert sorted(p.name for p in folder.iterdir()) == ["en.wiki.bpe.vs1000.d25.w2v.bin", "en.wiki.bpe.vs1000.model"]
+    assert file_sha256(folder / "en.wiki.bpe.vs1000.model") == file_sha256(served / "en" / "en.wiki.bpe.vs1000.model")
+    run = harness(tmp_path, "http://127.0.0.1:9", "run", "--offline", "--no-progress", "-m", "bpemb-small", "-t",
+                  "MEN", "--registry", str(registry), "--model-dir", str(out / "models"), "--data-dir", str(data_dir),
+                  "--results-dir", str(tmp_path / "results"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    (path,) = (tmp_path / "results").glob("*/*/MEN.json")
+    model = json.loads(path.read_text())["harness"]["model"]
+    assert (model["source"], model["location"]) == ("mirror", str(folder))

@@ -34,6 +34,26 @@ def test_the_pool_deals_cells_longest_first_and_unknown_ones_last_in_grid_order(
     assert largest_first(cells, None) == cells
 
 
+def test_with_nothing_measured_yet_cells_are_dealt_by_size():
+    from harness.plan import Projection, ordering
+
+    spec = load_registry().get("potion-base-8M")
+    cells = [Cell(spec, task) for task in Catalogue().select(["AmazonCounterfactualClassification", "MEN",
+                                                              "TweetSentimentExtractionClassification"])]
+    sizes = {"AmazonCounterfactualClassification": Size(670, 71_118), "MEN": None,
+             "TweetSentimentExtractionClassification": Size(3_534, 239_476)}
+    unmeasured = {c.key: Projection(spec.name, c.task.spec.name, sizes[c.task.spec.name], None, 1.0, "size unknown")
+                  for c in cells}
+    order = largest_first(cells, ordering(unmeasured))
+    assert [c.task.spec.name for c in order] == ["TweetSentimentExtractionClassification",
+                                                 "AmazonCounterfactualClassification", "MEN"]
+    measured = {**unmeasured, cells[0].key: Projection(spec.name, "AmazonCounterfactualClassification",
+                                                       sizes["AmazonCounterfactualClassification"], 6.4, 1.0, "measured")}
+    order = largest_first(cells, ordering(measured))  # times where known come first; the rest keep grid order
+    assert [c.task.spec.name for c in order] == ["AmazonCounterfactualClassification", "MEN",
+                                                 "TweetSentimentExtractionClassification"]
+
+
 def test_mteb_statistics_give_the_size_of_the_split_and_subset_evaluated():
     msmarco = mteb_size("MSMARCO", "default")  # mteb ships only its dev split's statistics
     assert msmarco == Size(8_848_803, 2_969_291_276)

@@ -125,6 +125,9 @@ class BPEmbFiles:
     def resolve(self) -> str:
         return self.revision
 
+    def contents(self) -> tuple[str, ...]:
+        return ("*",)
+
     def _names(self) -> tuple[str, str]:
         return f"{self.lang}.wiki.bpe.vs{self.vs}.model", f"{self.lang}.wiki.bpe.vs{self.vs}.d{self.dim}.w2v.bin"
 

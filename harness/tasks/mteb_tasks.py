@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from harness.cores import cell_cores
 from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder, EncoderInfo
 from harness.mirror import Mirrors
@@ -131,9 +130,8 @@ class MtebTask:
 
         task, source = with_local_data(self.factory(), mirrors, self.on_hub)
         with content_keyed_cache(source):
-            cores = cell_cores()  # data loaded and prepared in processes: the same rows, in the same order
             result = mteb.evaluate(MtebEncoder(encoder), task, cache=None, overwrite_strategy="always",
-                                   show_progress_bar=False, raise_error=True, num_proc=cores if cores > 1 else None)
+                                   show_progress_bar=False, raise_error=True)
         (task_result,) = result.task_results
         doc = task_result.to_dict()
         return TaskOutcome(

@@ -1,0 +1,162 @@
+"""The full row at its true size: a model on every MTEB(eng, v1) dataset (CQADupstack as its 12 parts), each
+cell as its own `harness run` in a fresh process on full-size stand-ins (bench/fullsize.py), one after another;
+per cell wall time, peak RSS of the process tree, CPU %, and the cell's own evaluation time and peak memory,
+appended to a CSV as each cell ends (a rerun measures only the cells the CSV lacks). The sum of the cells is
+the row's wall time one cell after another. Scores on stand-ins mean nothing.
+
+    .venv/bin/python bench/bench_fullrow.py --data /tmp/fullsize --csv /tmp/fullrow.csv [--model potion-base-8M]
+        [--fraction 1.0] [--tasks NAME...] [--calibrate]
+
+A dataset `--data` lacks is generated (seeded) just before its cell. `--calibrate` adds the measured cells to
+`harness/reference/cell_costs.csv`, the calibration of `harness run --plan`. At the end the CSV's cells are
+listed next to the evaluation times of the model's published result files, where the data mirror has them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = ["model", "loader", "family", "task", "fraction", "texts", "chars", "wall_s", "cell_s", "peak_rss_gb",
+          "cell_peak_gb", "cpu_percent", "status", "cpu", "cores", "date"]
+
+
+def measure(model: str, task: str, data: Path, work: Path) -> dict:
+    """One cell in a fresh process: wall, peak RSS of the process tree, CPU %, the cell's own figures."""
+    results, home = work / "results", work / "home"
+    env = {**os.environ, "HOME": str(home), "HARNESS_CACHE_DIR": str(home / "harness"), "HARNESS_JOBS": "1"}
+    cmd = [sys.executable, "-m", "harness.cli", "run", "--offline", "--no-progress", "-m", model, "-t", task,
+           "--data-dir", str(data), "--model-dir", str(ROOT.parent / "shared" / "models"), "--results-dir",
+           str(results)]
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    files = list(results.glob(f"*/*/{task}.json"))
+    doc = json.loads(files[0].read_text()) if files else None
+    return {"wall_s": round(wall, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024 ** 2, 2),
+            "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
+            "cell_s": round(doc["evaluation_time"], 1) if doc else "",
+            "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2) if doc else "",
+            "status": "done" if doc and os.waitstatus_to_exitcode(status) == 0 else
+            f"failed: {child.stderr.read().strip().splitlines()[-1:]}"}
+
+
+def published_times(model_id: str) -> dict[str, float]:
+    """The model's published per-task evaluation times (the data mirror's copy of mteb's results)."""
+    folder = ROOT.parent / "shared" / "data" / "mteb-results" / "results" / model_id.replace("/", "__")
+    times = {}
+    for path in folder.glob("*/*.json"):
+        try:
+            doc = json.loads(path.read_text())
+            times[doc["task_name"]] = float(doc["evaluation_time"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--csv", type=Path, required=True)
+    parser.add_argument("--model", default="potion-base-8M")
+    parser.add_argument("--fraction", type=float, default=1.0)
+    parser.add_argument("--tasks", nargs="+")
+    parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--largest-first", action="store_true", help="measure the largest datasets first")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT))
+    from fullsize import generate, select_tasks
+
+    from harness.plan import mteb_size
+    from harness.registry import load_registry
+    from harness.speed import hardware
+
+    spec = load_registry().get(args.model)
+    tasks = select_tasks(args.tasks)
+    if args.largest_first:
+        tasks = sorted(tasks, key=lambda t: -getattr(mteb_size(t.spec.name, t.spec.subset), "chars", 0))
+    done = {(r["model"], r["task"], float(r["fraction"])) for r in _rows(args.csv) if r["status"] == "done"}
+    cpu = hardware()["cpu"]
+    for task in tasks:
+        name = task.spec.name
+        if (spec.name, name, args.fraction) in done:
+            continue
+        if not (args.data / task.dataset_path / "README.md").is_file():  # generated just before it is measured
+            generate([name], args.data, args.fraction, log=print)
+        size = mteb_size(name, task.spec.subset)
+        with tempfile.TemporaryDirectory() as work:
+            figures = measure(spec.name, name, args.data, Path(work))
+        row = {"model": spec.name, "loader": spec.loader, "family": spec.family, "task": name,
+               "fraction": args.fraction, "texts": round(size.texts * args.fraction) if size else "",
+               "chars": round(size.chars * args.fraction) if size else "", **figures, "cpu": cpu,
+               "cores": os.cpu_count(), "date": date.today().isoformat()}
+        _append(args.csv, row)
+        print(f"{name:40s} {row['wall_s']:>8} s wall {row['cell_s']:>8} s cell {row['peak_rss_gb']:>6} GB "
+              f"{row['cpu_percent']:>4} % CPU  {row['status']}", flush=True)
+    report(args, spec, tasks)
+
+
+def _rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _append(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def report(args, spec, tasks) -> None:
+    rows = {r["task"]: r for r in _rows(args.csv) if r["model"] == spec.name and float(r["fraction"]) == args.fraction}
+    published = published_times(spec.id)
+    measured = [rows[t.spec.name] for t in tasks if t.spec.name in rows]
+    print(f"\n{spec.name}, fraction {args.fraction}: {len(measured)} of {len(tasks)} cells measured")
+    print(f"{'task':40s} {'wall s':>9} {'peak GB':>8} {'CPU %':>6} {'published s':>12}")
+    for row in measured:
+        print(f"{row['task']:40s} {row['wall_s']:>9} {row['peak_rss_gb']:>8} {row['cpu_percent']:>6} "
+              f"{published.get(row['task'], float('nan')):>12.0f}")
+    total = sum(float(r["wall_s"]) for r in measured)
+    print(f"sum of the cells: {total / 3600:.2f} h wall one cell after another; largest peak "
+          f"{max((float(r['peak_rss_gb']) for r in measured), default=0):.1f} GB; published evaluation times of the "
+          f"same tasks: {sum(published.get(r['task'], 0) for r in measured) / 3600:.2f} h")
+    if args.calibrate and args.fraction == 1.0:
+        calibrate(measured)
+
+
+def calibrate(measured: list[dict]) -> None:
+    """The measured full-size cells into `harness/reference/cell_costs.csv` (replacing earlier rows of the same
+    model and task)."""
+    from harness.plan import CALIBRATION
+
+    rows = [{"loader": r["loader"], "family": r["family"], "model": r["model"], "task": r["task"],
+             "texts": r["texts"], "chars": r["chars"], "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"],
+             "cpu": r["cpu"], "cores": r["cores"], "date": r["date"], "source": "bench/bench_fullrow.py"}
+            for r in measured if r["status"] == "done" and r["chars"]]
+    keys = {(r["model"], r["task"]) for r in rows}
+    kept = [r for r in _rows(CALIBRATION) if (r["model"], r["task"]) not in keys]
+    with open(CALIBRATION, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0] if rows else kept[0]))
+        writer.writeheader()
+        writer.writerows(kept + rows)
+    print(f"calibration: {len(rows)} cells -> {CALIBRATION}")
+
+
+if __name__ == "__main__":
+    main()
