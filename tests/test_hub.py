@@ -397,3 +397,17 @@ def test_bpemb_files_are_mirrored_through_the_bpemb_package_and_run_offline(tmp_
     (path,) = (tmp_path / "results").glob("*/*/MEN.json")
     model = json.loads(path.read_text())["harness"]["model"]
     assert (model["source"], model["location"]) == ("mirror", str(folder))
+
+
+def test_dry_run_lists_what_would_be_fetched_with_sizes_and_fetches_nothing(tmp_path, hub, registry_file, data_dir):
+    server, commits = hub
+    out = tmp_path / "mirror"
+    done = harness(tmp_path, server.url, "mirror", "-m", "potion-base-8M", "-t", "bird", "--out", str(out),
+                   "--registry", str(registry_file), "--dry-run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    shared = data_dir.parent / "models" / MODEL_ID
+    files = [p for p in shared.rglob("*") if p.is_file()]
+    (line,) = [ln for ln in done.stdout.splitlines() if f"models/{MODEL_ID}" in ln]
+    assert line.strip().startswith("fetch") and commits[MODEL_ID][:12] in line
+    assert f"{len(files)} file(s), {sum(p.stat().st_size for p in files) / 1e6:.1f} MB" in line
+    assert "nothing fetched" in done.stdout and not out.exists()
