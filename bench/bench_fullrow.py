@@ -141,16 +141,16 @@ def report(args, spec, tasks) -> None:
 
 
 def calibrate(measured: list[dict]) -> None:
-    """The measured full-size cells into `harness/reference/cell_costs.csv` (replacing earlier rows of the same
-    model and task)."""
+    """The measured full-size cells into `harness/reference/cell_costs.csv` (replacing this benchmark's earlier
+    rows of the same model, task and size)."""
     from harness.plan import CALIBRATION
 
     rows = [{"loader": r["loader"], "family": r["family"], "model": r["model"], "task": r["task"],
              "texts": r["texts"], "chars": r["chars"], "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"],
              "cpu": r["cpu"], "cores": r["cores"], "date": r["date"], "source": "bench/bench_fullrow.py"}
             for r in measured if r["status"] == "done" and r["chars"]]
-    keys = {(r["model"], r["task"]) for r in rows}
-    kept = [r for r in _rows(CALIBRATION) if (r["model"], r["task"]) not in keys]
+    keys = {(r["model"], r["task"], str(r["chars"]), r["source"]) for r in rows}
+    kept = [r for r in _rows(CALIBRATION) if (r["model"], r["task"], r["chars"], r["source"]) not in keys]
     with open(CALIBRATION, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0] if rows else kept[0]))
         writer.writeheader()
