@@ -349,11 +349,11 @@ def _announce(runner, pending: list, jobs: int) -> None:
 
     from harness.plan import ordering
 
+    if not pending:  # a resumed run with nothing left: nothing to project
+        return
     model = _cost_model(runner.store.root)
     projections = {cell.key: model.project(cell.spec, cell.task) for cell in pending}
     runner.estimate = ordering(projections)
-    if not pending:
-        return
     line, over = summary(list(projections.values()), jobs, available_memory_gb())
     print(line)
     for p in over:
