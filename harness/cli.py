@@ -344,21 +344,20 @@ def _cost_model(results_dir: str):
 
 def _announce(runner, pending: list, jobs: int) -> None:
     """The projected total of a run in one line, and every cell projected over the available memory."""
-    from harness.plan import summary
+    from harness.plan import ordering, summary
     from harness.pool import available_memory_gb
-
-    from harness.plan import ordering
 
     if not pending:  # a resumed run with nothing left: nothing to project
         return
     model = _cost_model(runner.store.root)
     projections = {cell.key: model.project(cell.spec, cell.task) for cell in pending}
     runner.estimate = ordering(projections)
-    line, over = summary(list(projections.values()), jobs, available_memory_gb())
+    memory = available_memory_gb()
+    line, over = summary(list(projections.values()), jobs, memory)
     print(line)
     for p in over:
         _warn(f"warning: {p.model} / {p.task}: projected peak {p.peak_gb:.1f} GB, more than the "
-              f"{available_memory_gb():.1f} GB available; the run goes on (Ctrl-C to stop it)")
+              f"{memory:.1f} GB available; the run goes on (Ctrl-C to stop it)")
 
 
 def _plan(args, specs, mirrors: Mirrors, shard) -> int:

@@ -115,7 +115,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _files(folder: Path) -> list[Path]:
+def visible_files(folder: Path) -> list[Path]:
+    """A folder's files (or the one file), in path order, leaving out hidden files and folders."""
     if folder.is_file():
         return [folder]
     return sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
@@ -137,7 +138,7 @@ def read_checksums(data_dir: Path | None) -> dict[str, str] | None:
 def fingerprint(folder: Path, data_dir: Path | None = None) -> Fingerprint:
     """The content fingerprint of a mirror folder (or one file of it), compared with the data directory's
     checksum file."""
-    files = _files(folder)
+    files = visible_files(folder)
     digest, size = hashlib.sha256(), 0
     hashes = {}
     base = folder.parent if folder.is_file() else folder
@@ -161,7 +162,7 @@ def fingerprint(folder: Path, data_dir: Path | None = None) -> Fingerprint:
 def find_corrupt_file(folder: Path) -> str | None:
     """The first file of a folder that cannot be read — a gzip file to its end, a JSON Lines file line by
     line — described in one line; None when every file reads."""
-    for path in _files(folder):
+    for path in visible_files(folder):
         opener = gzip.open if path.suffix == ".gz" else open
         is_jsonl = path.name.endswith((".jsonl", ".jsonl.gz"))
         try:

@@ -143,15 +143,14 @@ def download(source: ModelSource) -> tuple[Path, ModelSource]:
     return folder, dataclasses.replace(source, commit=commit)
 
 
-def model_needs(spec: ModelSpec, repo_id: str | None = None, revision: str | None = None) -> list:
-    """What loading `spec` (or `repo_id`, e.g. its teacher) reads from outside, for `harness mirror`: the
-    folder of its PyPI package when that is installed (as a run would read it), else its hub repository."""
+def model_needs(spec: ModelSpec) -> list:
+    """What loading `spec` reads from outside, for `harness mirror`: the folder of its PyPI package when that
+    is installed (as a run would read it), else its hub repository at the entry's revision."""
     from harness.fetch import HubRepo, PackageFolder
 
-    repo_id = repo_id or spec.id
-    if spec.package and repo_id == spec.id and (folder := package_folder(spec)) is not None:
-        return [PackageFolder("models", repo_id, folder, f"{spec.package}=={importlib.metadata.version(spec.package)}")]
-    return [HubRepo("models", repo_id, revision or spec.revision, "model")]
+    if spec.package and (folder := package_folder(spec)) is not None:
+        return [PackageFolder("models", spec.id, folder, f"{spec.package}=={importlib.metadata.version(spec.package)}")]
+    return [HubRepo("models", spec.id, spec.revision, "model")]
 
 
 def make_info(spec: ModelSpec, source: ModelSource, dim: int, n_parameters: int | None) -> EncoderInfo:

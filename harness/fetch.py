@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import harness
-from harness.data import CHECKSUM_FILE, file_sha256, read_checksums
+from harness.data import CHECKSUM_FILE, file_sha256, read_checksums, visible_files
 from harness.errors import HarnessError
 from harness.hub import RepoType, RevisionNotFound, checksum_problems, endpoint, listing, resolve_commit, snapshot
 from harness.mirror import MANIFEST, read_manifest
@@ -373,7 +373,7 @@ def fetch(item: Item, out: Path, echo: Callable[[str], None]) -> None:
 
 def _link_tree(source: Path, target: Path) -> None:
     """`source`'s files into `target` as hard links (copies across file systems); files already there stay."""
-    for path in _files(source):
+    for path in visible_files(source):
         dest = target / path.relative_to(source)
         if dest.exists():
             continue
@@ -396,14 +396,9 @@ def _replace_folder(staging: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-
-
 def _record(side: Path, item: Item, final: Path) -> None:
     """Enter a completed folder in the side's manifest and checksum file (both written atomically)."""
-    files = _files(final)
+    files = visible_files(final)
     prefix = item.need.folder + "/"
     listed = {name: sha for name, sha in (read_checksums(side) or {}).items() if not name.startswith(prefix)}
     listed.update({p.relative_to(side).as_posix(): file_sha256(p) for p in files})
@@ -428,7 +423,7 @@ def _short(commit: str) -> str:
 
 
 def _size(folder: Path) -> str:
-    return human(sum(p.stat().st_size for p in _files(folder)))
+    return human(sum(p.stat().st_size for p in visible_files(folder)))
 
 
 def human(n: int | None) -> str:
