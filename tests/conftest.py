@@ -1,14 +1,37 @@
-"""Shared fixtures: the real offline data (../shared/data or HARNESS_DATA_DIR) and small real models."""
+"""Shared fixtures: the real offline data (../shared/data or HARNESS_DATA_DIR), small real models, and a
+home of its own for every test.
+
+Isolation: before anything is imported, the session's HOME and every cache folder that libraries fix at import
+time (Hugging Face, datasets, torch, matplotlib, mteb) point into a temporary folder, removed at the end; each
+test then gets fresh folders of its own (the harness cache included), so no test sees what another left, and the
+user's `~/.cache` is never read or written. What several tests share (a distilled model) is built once per
+session by a fixture and copied into the test's own cache.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
-import pytest
 
-from harness.mirror import Mirrors
-from harness.registry import load_registry
+def _home_vars(home: Path) -> dict[str, str]:
+    cache = home / ".cache"
+    return {"HOME": str(home), "XDG_CACHE_HOME": str(cache), "HF_HOME": str(cache / "huggingface"),
+            "HF_DATASETS_CACHE": str(cache / "huggingface" / "datasets"), "TORCH_HOME": str(cache / "torch"),
+            "MPLCONFIGDIR": str(home / ".config" / "matplotlib"), "HARNESS_CACHE_DIR": str(cache / "harness"),
+            "MTEB_CACHE": str(cache / "mteb")}
+
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="harness-tests-home-"))
+os.environ.update(_home_vars(_SESSION_HOME))
+
+import pytest  # noqa: E402
+
+from harness.mirror import Mirrors  # noqa: E402
+from harness.registry import load_registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 _OFFLINE_VARS = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -25,6 +48,34 @@ DATA_DIR = _find_data_dir()
 needs_data = pytest.mark.skipif(
     DATA_DIR is None, reason="real evaluation data not found: set HARNESS_DATA_DIR or put it at ../shared/data"
 )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path_factory, monkeypatch):
+    """A fresh HOME and caches for this test: in the environment (for the harness, which reads it when it needs
+    a folder, and for the processes a test starts) and in the libraries that read it once, at import."""
+    home = tmp_path_factory.mktemp("home")
+    values = _home_vars(home)
+    for var, value in values.items():
+        monkeypatch.setenv(var, value)
+    if "datasets" in sys.modules:
+        import datasets.config
+
+        monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", Path(values["HF_DATASETS_CACHE"]))
+        monkeypatch.setattr(datasets.config, "HF_MODULES_CACHE", Path(values["HF_HOME"]) / "modules")
+    if "huggingface_hub" in sys.modules:
+        import huggingface_hub.constants as hub
+
+        hf_home = values["HF_HOME"]
+        for name, value in (("HF_HOME", hf_home), ("HF_HUB_CACHE", f"{hf_home}/hub"),
+                            ("HUGGINGFACE_HUB_CACHE", f"{hf_home}/hub"), ("HF_ASSETS_CACHE", f"{hf_home}/assets"),
+                            ("HF_XET_CACHE", f"{hf_home}/xet")):
+            monkeypatch.setattr(hub, name, value, raising=False)
+    return home
 
 
 @pytest.fixture(autouse=True)
@@ -104,3 +155,28 @@ def static_model(static_model_dir):
     from harness.registry import ModelSpec
 
     return load_encoder(ModelSpec(**STATIC_ENTRY), Mirrors(model_dir=static_model_dir))
+
+
+@pytest.fixture(scope="session")
+def _distilled_builds(tmp_path_factory) -> Path:
+    """The session's builds of distilled registry entries (each built once, on first request)."""
+    return tmp_path_factory.mktemp("distilled-builds")
+
+
+@pytest.fixture
+def distilled(_distilled_builds, registry):
+    """`distilled(name)` puts the build of a distilled registry entry into this test's own harness cache, as
+    `harness distill` would have left it, and returns its folder."""
+    from harness.distill import build, build_folder
+
+    def put(name: str) -> Path:
+        spec = registry.get(name)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HARNESS_CACHE_DIR", str(_distilled_builds))
+            built = build(spec, Mirrors())
+        target = build_folder(spec)
+        if not target.is_dir():
+            shutil.copytree(built, target)
+        return target
+
+    return put

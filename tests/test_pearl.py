@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,10 +73,12 @@ def test_clustering_maps_empty_entity_to_na_and_uses_label_count():
 
 
 def test_autofj_tables_from_mirror_equal_the_package(data_dir):
+    import autofj
+
     mirrored = autofj_tables("Amphibian", Mirrors(data_dir=data_dir))
     packaged = autofj_tables("Amphibian", Mirrors())
     assert mirrored[:3] == packaged[:3]
-    assert mirrored[3] == str(data_dir / "autofj" / "benchmark") and "site-packages" in packaged[3]
+    assert mirrored[3] == str(data_dir / "autofj" / "benchmark") and packaged[3] == str(Path(autofj.__file__).parent / "benchmark")
     assert (len(mirrored[0]), len(mirrored[1]), len(mirrored[2])) == (3663, 1161, 1161)
 
 
@@ -169,14 +172,18 @@ print(repr(r.test_accuracy), r.epochs)
 
 
 def test_probe_score_does_not_depend_on_threads_or_simd_kernels(data_dir):
-    """GloVe's ppdb_filtered probe under 1 and 2 caller threads and torch's AVX2 and AVX-512 kernels:
-    one score (in float32 these kernels gave 62.75 and 63.52 on this data, the cross-CPU variation seen)."""
+    """GloVe's ppdb_filtered probe under 1 and 2 caller threads and each of torch's AVX2 and AVX-512 kernels that
+    this CPU has: one score (in float32 these kernels gave 62.75 and 63.52 on this data, the cross-CPU variation
+    seen). A kernel the CPU lacks is not asked for: torch would quietly fall back to another."""
     import os
     import subprocess
     import sys
 
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").is_file() else set()
+    kernels = [k for k, flag in (("avx2", "avx2"), ("avx512", "avx512f")) if flag in flags] or ["default"]
+    runs = [("1", kernels[0])] + [("2", k) for k in kernels]
     outputs = set()
-    for threads, capability in (("1", "avx2"), ("2", "avx2"), ("2", "avx512")):
+    for threads, capability in runs:
         env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
         out = subprocess.run([sys.executable, "-c", PROBE_SCRIPT, threads, str(data_dir / "Lihuchen/pearl_benchmark")],
                              env=env, capture_output=True, text=True, timeout=600)

@@ -1,4 +1,4 @@
-"""Ray: the same results as a local run, lost workers, units and their resources, and deterministic shards."""
+"""Ray: the same results as a local run, lost workers, units and their resources."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.mirror import Mirrors
 from harness.registry import Registry
 from harness.results import ResultStore
-from harness.runner import Cell, Runner, select_shard
+from harness.runner import Cell, Runner
 from harness.tasks import Catalogue
 
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install '.[ray]'")
@@ -277,30 +277,3 @@ def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, monk
 def test_ray_resource_options_are_checked_before_ray_starts(capsys):
     assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "--ray", "--ray-cpus-per-cell", "0"]) == 2
     assert "--ray-cpus-per-cell 0.0: must be above 0" in capsys.readouterr().err
-
-
-def test_shards_cover_the_grid_exactly_once(grid):
-    specs, tasks = grid
-    cells = [Cell(s, t) for s in specs for t in tasks]
-    shards = [select_shard(cells, i, 3) for i in range(3)]
-    keys = [c.key for shard in shards for c in shard]
-    assert sorted(keys) == sorted(c.key for c in cells) and len(keys) == len(set(keys))
-    assert all(abs(len(s) - len(cells) / 3) < 1 for s in shards)
-    assert select_shard(cells, 1, 3) == select_shard(list(reversed(cells)), 1, 3)[::-1]
-
-
-def test_shard_runs_together_write_the_whole_grid(tmp_path, data_dir, capsys):
-    results = tmp_path / "results"
-    for i in range(3):
-        assert main(["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "--results-dir", str(results),
-                     "-m", "GloVe_6B_50d", "-t", "WordSim", "--shard", f"{i}/3"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("[done]") == 7 and "[skipped]" not in out
-    assert len([p for p in results.rglob("*.json") if p.name != "model_meta.json"]) == 7
-    assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "--shard", "3/3"]) == 2
-
-
-def test_without_ray_the_option_says_how_to_install(monkeypatch, capsys):
-    monkeypatch.setattr("harness.distributed.ray_available", lambda: False)
-    assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "--ray"]) == 2
-    assert "--ray needs the ray package: pip install '.[ray]'" in capsys.readouterr().err

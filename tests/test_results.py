@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from harness.errors import ResultsError
 from harness.results import (
     ResultStore, TaskKey, Throughput, protocol_score, read_folder, read_json, read_throughputs, write_json_atomic,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MEN = TaskKey(name="MEN", split="test", subset="default", main_score="cosine_spearman")
 
@@ -68,14 +73,19 @@ def test_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monk
     assert [p.name for p in tmp_path.iterdir()] == ["X.json"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+READ_ONLY_RUN = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+
+
 def test_unwritable_results_folder_is_refused_up_front(tmp_path):
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(ResultsError, match="is not writable"):
-            ResultStore(tmp_path / "results").check_writable()
-    finally:
-        tmp_path.chmod(0o700)
+    """A results folder on a read-only file system (a read-only bind mount in a user namespace, which stops root
+    too): `harness run` refuses it before it loads anything, in one line, with exit code 2."""
+    cmd = ["unshare", "-rm", "sh", "-c", READ_ONLY_RUN, "sh", str(tmp_path), sys.executable, "-m", "harness.cli", "run",
+           "--offline", "-m", "potion-base-8M", "-t", "STSBenchmark", "--results-dir", str(tmp_path / "results")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (f"harness: error: results folder '{tmp_path}/results' is not writable (Read-only "
+                                   "file system); fix its permissions or give another --results-dir")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_results_folder_under_a_file_is_refused_up_front(tmp_path):
