@@ -50,8 +50,29 @@ needs_data = pytest.mark.skipif(
 )
 
 
+_SKIPPED: list = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report)
+
+
 def pytest_sessionfinish(session, exitstatus):
+    """With HARNESS_TESTS_NO_SKIP=1 (CI, which provides the data, Chromium, olah and Ray), a skipped test fails
+    the session: a skip there means something CI should have provided is missing."""
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+    if os.environ.get("HARNESS_TESTS_NO_SKIP") == "1" and _SKIPPED and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("HARNESS_TESTS_NO_SKIP") == "1" and _SKIPPED:
+        terminalreporter.write_line(f"HARNESS_TESTS_NO_SKIP=1: {len(_SKIPPED)} test(s) skipped, which fails the "
+                                    "run:", red=True)
+        for report in _SKIPPED:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.write_line(f"  {report.nodeid}: {reason}", red=True)
 
 
 @pytest.fixture(autouse=True)
