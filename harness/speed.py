@@ -16,6 +16,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,10 @@ def hardware() -> dict[str, Any]:
             "platform": platform.platform(), "python": platform.python_version()}
 
 
-def measure(encoder: Encoder, corpus: Corpus, repeats: int = MIN_REPEATS, progress: bool = True) -> dict[str, Any]:
-    """Warm-up, then `repeats` timed passes; sentences/second per pass and their median/min/max."""
+def measure(encoder: Encoder, corpus: Corpus, repeats: int = MIN_REPEATS, progress: bool = True,
+            clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+    """Warm-up, then `repeats` timed passes; sentences/second per pass and their median/min/max. `clock`
+    (seconds, monotonic) times the passes."""
     from tqdm.auto import tqdm
 
     if repeats < MIN_REPEATS:
@@ -100,9 +103,9 @@ def measure(encoder: Encoder, corpus: Corpus, repeats: int = MIN_REPEATS, progre
     encoder.encode(texts)  # warm-up: caches, lazy initialisation, thread pools
     rates = []
     for _ in tqdm(range(repeats), desc=f"{encoder.info.name}: speed", disable=not progress, unit="rep"):
-        start = time.perf_counter()
+        start = clock()
         encoder.encode(texts)
-        rates.append(len(texts) / (time.perf_counter() - start))
+        rates.append(len(texts) / (clock() - start))
     return {"sentences_per_second": statistics.median(rates), "min": min(rates), "max": max(rates),
             "repetitions": rates, "warmup": 1}
 

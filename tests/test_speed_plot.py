@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pandas as pd
 import pytest
@@ -16,15 +15,18 @@ from harness.speed import Corpus, load_corpus, measure
 from harness.tasks import Catalogue
 
 
-class SleepyEncoder:
-    """Takes a fixed time per encode call, so the expected rate is known."""
+class TimedEncoder:
+    """Each encode call takes the next of `durations` on a clock of its own (no real time passes)."""
 
-    def __init__(self, info, seconds):
-        self.info, self.seconds, self.calls = info, seconds, 0
+    def __init__(self, info, durations):
+        self.info, self.durations, self.calls, self.now = info, list(durations), 0, 0.0
+
+    def clock(self) -> float:
+        return self.now
 
     def encode(self, texts):
+        self.now += self.durations[self.calls]
         self.calls += 1
-        time.sleep(self.seconds)
         return None
 
 
@@ -45,12 +47,13 @@ def test_corpus_from_file_and_bad_corpus(tmp_path):
 
 
 def test_measure_warms_up_then_times_each_pass(glove):
-    encoder = SleepyEncoder(glove.info, 0.05)
-    result = measure(encoder, Corpus("c", "-", ("a",) * 10), repeats=5, progress=False)
+    """The warm-up is not timed; each timed pass is a rate of its own; the median, min and max are of those."""
+    encoder = TimedEncoder(glove.info, [100.0, 0.1, 0.4, 0.2, 0.5, 0.25])
+    result = measure(encoder, Corpus("c", "-", ("a",) * 10), repeats=5, progress=False, clock=encoder.clock)
     assert encoder.calls == 6  # one warm-up + five timed passes
-    assert len(result["repetitions"]) == 5
-    assert result["min"] <= result["sentences_per_second"] <= result["max"]
-    assert result["sentences_per_second"] == pytest.approx(10 / 0.05, rel=0.25)
+    assert result["repetitions"] == pytest.approx([100, 25, 50, 20, 40])
+    assert result["sentences_per_second"] == pytest.approx(40) and result["warmup"] == 1
+    assert (result["min"], result["max"]) == pytest.approx((20, 100))
     with pytest.raises(HarnessError, match="at least 5"):
         measure(encoder, Corpus("c", "-", ("a",)), repeats=3)
 
