@@ -142,8 +142,15 @@ def test_broken_mirror_folder_fails_that_task_only(tmp_path, data_dir, static_mo
 
 @pytest.mark.parametrize("module, mock", [("clustering", "MockClusteringTask"), ("reranking", "MockRerankingTask"),
                                            ("summarization", "MockSummarizationTask")])
-def test_groups_without_offline_data_run_on_mtebs_mock_tasks(module, mock, tmp_path, static_model, monkeypatch):
+def test_groups_without_offline_data_run_on_mtebs_mock_tasks(module, mock, tmp_path, static_model, static_model_dir,
+                                                             monkeypatch):
+    """A group with no offline data (mteb's mock task of it) scores what mteb itself gives the same model
+    through mteb's own model2vec wrapper."""
     import importlib
+    import warnings
+
+    import mteb
+    from mteb.models.model_implementations.model2vec_models import Model2VecModel
 
     mocks = importlib.import_module(f"mteb.mocks.mock_tasks.{module}")
     for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
@@ -156,6 +163,11 @@ def test_groups_without_offline_data_run_on_mtebs_mock_tasks(module, mock, tmp_p
     doc = json.loads((tmp_path / "local__m2v-minilm-64" / "test" / f"{mock}.json").read_text())
     assert doc["harness"]["task"]["group"] == task.spec.group
     assert doc["scores"]["test"][0]["main_score"] == cell.score
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        theirs = Model2VecModel(str(static_model_dir / "local" / "m2v-minilm-64"))
+    result = mteb.evaluate(theirs, getattr(mocks, mock)(), cache=None, show_progress_bar=False)
+    assert cell.score == pytest.approx(result.task_results[0].scores["test"][0]["main_score"], abs=1e-6)
 
 
 def test_adapter_carries_model_meta(static_model):

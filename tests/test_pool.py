@@ -91,10 +91,15 @@ def test_a_dying_worker_fails_its_cell_alone(tmp_path, data_dir, registry):
     assert not list(tmp_path.rglob("SimLex.json"))
 
 
-def _children(pid: int) -> set[int]:
+def _workers(pid: int) -> set[int]:
+    """The pool's worker processes among `pid`'s children: spawned multiprocessing children, not the resource
+    tracker that multiprocessing also starts."""
     found = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"multiprocessing.spawn" in cmdline and b"resource_tracker" not in cmdline:
+                found.add(int(child))
     return found
 
 
@@ -109,8 +114,8 @@ def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(tmp_path, dat
     deadline = time.time() + 120
     while time.time() < deadline and not (folder.is_dir() and len(list(folder.glob("*.json"))) >= 3):
         time.sleep(0.1)
-    workers = _children(proc.pid)
-    assert len(workers) >= 2, "the pool's workers are running"
+    workers = _workers(proc.pid)
+    assert len(workers) == 2, "the pool's two workers are running"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     deadline = time.time() + 15
