@@ -24,25 +24,34 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the fault-inj
 TASKS = ["WordSim", "BIOSSES", "STS12"]
 
 
-def _crash(folder: str, name: str, times: int) -> None:
-    """Exit this worker process, as a crash would, the first `times` times `name` comes up (counted in a file)."""
+def _crash(folder: str, name: str, times: int, results: Path | None = None, written: tuple[str, ...] = ()) -> None:
+    """Exit this worker process, as a crash would, the first `times` times `name` comes up (counted in a file).
+    It first waits until the driver has written the results of the tasks `written` under `results` (the cells this
+    unit finished before): like a real crash some time into the work, after what was yielded reached the driver."""
     marker = Path(folder) / f"crashed-{name}"
     crashed = int(marker.read_text()) if marker.exists() else 0
     if crashed < times:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(crashed + 1))
-        time.sleep(1.0)  # like a real crash some time into the work: what was yielded has reached the driver
+        deadline = time.monotonic() + 300
+        while not all(next(results.rglob(f"{task}.json"), None) for task in written) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polls for the files, an event the driver causes; no fixed wait
         os._exit(1)
 
 
-def crashing_evaluate(task_name: str, times: int, folder: Path):
-    """The runner's evaluate, but the worker dies on `task_name`'s first `times` attempts."""
+def crashing_evaluate(task_name: str, times: int, folder: Path, results: Path):
+    """The runner's evaluate, but the worker dies on `task_name`'s first `times` attempts (after the results of the
+    cells its unit finished before have been written under `results`)."""
     from harness.runner import evaluate_cell
+
+    finished = []
 
     def evaluate(spec, task, encoder, mirrors):
         if task.spec.name == task_name:
-            _crash(str(folder), task_name, times)
-        return evaluate_cell(spec, task, encoder, mirrors)
+            _crash(str(folder), task_name, times, results, tuple(finished))
+        outcome = evaluate_cell(spec, task, encoder, mirrors)
+        finished.append(task.spec.name)
+        return outcome
 
     return evaluate
 
@@ -114,7 +123,7 @@ def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_
 
     specs, tasks = grid
     report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False,
-                       evaluate=crashing_evaluate("MEN", 1, tmp_path / "markers")).run(specs[:1], tasks)
+                       evaluate=crashing_evaluate("MEN", 1, tmp_path / "markers", tmp_path / "r")).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "1"  # the first attempt really died
     assert [c.status for c in report.cells].count("done") == len(tasks)
     names = [c.task for c in report.cells]
@@ -127,7 +136,7 @@ def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, 
 
     specs, tasks = grid
     report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
-                       evaluate=crashing_evaluate("MEN", 99, tmp_path / "markers")).run(specs[:1], tasks)
+                       evaluate=crashing_evaluate("MEN", 99, tmp_path / "markers", tmp_path / "r")).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "2"  # first attempt + one retry
     status = {c.task: c.status for c in report.cells}
     assert status.pop("MEN") == "failed" and set(status.values()) == {"done"} and len(status) == len(tasks) - 1
