@@ -153,15 +153,6 @@ def model_needs(spec: ModelSpec) -> list:
     return [HubRepo("models", spec.id, spec.revision, "model")]
 
 
-def make_info(spec: ModelSpec, source: ModelSource, dim: int, n_parameters: int | None) -> EncoderInfo:
-    """What a loaded model says of itself; framework, library and settings are its loader kind's."""
-    from harness.loaders import loader_kind
-
-    kind = loader_kind(spec.loader)
-    return EncoderInfo(spec.name, spec.id, spec.revision, spec.loader, source, int(dim), n_parameters,
-                       kind.framework, kind.library, kind.settings)
-
-
 def source_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:
     """'mirror' or 'package' when the entry loads without the hub by the usual order, else None."""
     if mirrors.model(spec.id) is not None:

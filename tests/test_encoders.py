@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +103,15 @@ def test_distilled_entry_with_a_hub_teacher_offline_names_the_teacher(registry, 
         load_encoder(registry.get("M2V_base_input"), Mirrors())
     assert available_offline(registry.get("M2V_base_input"), Mirrors()) is None
     assert available_offline(registry.get("M2V_MiniLM_input"), Mirrors()) == "teacher:package"
+
+
+def test_encoders_do_not_import_the_loaders():
+    """One direction only: loader kinds build on `harness.encoders`, never the reverse (not even inside a function)."""
+    import ast
+
+    import harness.encoders
+
+    tree = ast.parse(Path(harness.encoders.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | \
+        {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not [m for m in imported if m and m.startswith("harness.loaders")]

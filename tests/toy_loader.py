@@ -8,8 +8,8 @@ import hashlib
 
 import numpy as np
 
-from harness.encoders import ModelSource, make_info
-from harness.loaders import LoaderKind
+from harness.encoders import ModelSource
+from harness.loaders import LoaderKind, make_info
 
 
 class HashEncoder:

@@ -18,7 +18,7 @@ from harness.errors import RegistryError
 from harness.plugins import components
 
 if TYPE_CHECKING:
-    from harness.encoders import Encoder
+    from harness.encoders import Encoder, EncoderInfo, ModelSource
     from harness.mirror import Mirrors
     from harness.spec import ModelSpec
 
@@ -66,6 +66,15 @@ def load_encoder(spec: ModelSpec, mirrors: Mirrors | None = None) -> Encoder:
     from harness.mirror import Mirrors
 
     return loader_kind(spec.loader).load(spec, mirrors or Mirrors())
+
+
+def make_info(spec: ModelSpec, source: ModelSource, dim: int, n_parameters: int | None) -> EncoderInfo:
+    """What a loaded model says of itself; framework, library and settings are its loader kind's."""
+    from harness.encoders import EncoderInfo
+
+    kind = loader_kind(spec.loader)
+    return EncoderInfo(spec.name, spec.id, spec.revision, spec.loader, source, int(dim), n_parameters,
+                       kind.framework, kind.library, kind.settings)
 
 
 def available_offline(spec: ModelSpec, mirrors: Mirrors) -> str | None:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.encoders import EncoderInfo, ModelSource, make_info
+from harness.encoders import EncoderInfo, ModelSource
 from harness.errors import ModelUnavailableError
-from harness.loaders import LoaderKind
+from harness.loaders import LoaderKind, make_info
 from harness.mirror import is_offline
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.cores import cell_cores
-from harness.encoders import EncoderInfo, as_float32, download, make_info, resolve_source, source_offline
-from harness.loaders import LoaderKind
+from harness.encoders import EncoderInfo, as_float32, download, resolve_source, source_offline
+from harness.loaders import LoaderKind, make_info
 
 if TYPE_CHECKING:
     from harness.mirror import Mirrors
