@@ -10,10 +10,12 @@ session by a fixture and copied into the test's own cache.
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 
@@ -201,3 +203,17 @@ def distilled(_distilled_builds, registry):
         return target
 
     return put
+
+
+@pytest.fixture
+def wordsim_server(tmp_path, data_dir):
+    """The WordSim files served over HTTP on 127.0.0.1 (a copy: one test alters it)."""
+    folder = tmp_path / "served-wordsim"
+    shutil.copytree(data_dir / "wordsim", folder)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)  # noqa: E731
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()

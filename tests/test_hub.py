@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -231,20 +230,6 @@ def test_a_revision_the_server_does_not_have_is_one_line_naming_repo_at_revision
     assert len(errors) == 1 and errors[0].startswith("harness: error: ") and f"{MODEL_ID}@{'0' * 40}" in errors[0]
     assert not (tmp_path / "mirror" / "models" / MODEL_ID).exists()
     assert not (tmp_path / "mirror" / "data" / PEARL_ID).exists(), "nothing is fetched when a revision is unknown"
-
-
-@pytest.fixture
-def wordsim_server(tmp_path, data_dir):
-    """The WordSim files served over HTTP on 127.0.0.1 (a copy: one test alters it)."""
-    folder = tmp_path / "served-wordsim"
-    shutil.copytree(data_dir / "wordsim", folder)
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)  # noqa: E731
-    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
 
 
 def test_wordsim_files_are_mirrored_from_the_set_address_and_checked(tmp_path, wordsim_server, monkeypatch, capsys):

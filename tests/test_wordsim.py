@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,3 +94,39 @@ def test_glove_score_matches_an_independent_computation(name, glove, mirrors):
 def test_minilm_wordsim_mean_reproduces_the_published_4991(minilm, mirrors):
     scores = [WordSimTask(ds).evaluate(minilm, mirrors).scores["test"][0]["main_score"] for ds in DATASETS]
     assert round(100 * float(np.mean(scores)), 2) == pytest.approx(49.91, abs=0.01)
+
+
+def test_online_fetch_is_checked_against_the_pinned_sha256_and_cached(tmp_path, wordsim_server, data_dir, monkeypatch,
+                                                                      capsys):
+    """Without a data mirror, `harness run` fetches a WordSim file from HARNESS_WORDSIM_URL (a local server here),
+    scores what the mirror's copy scores, caches it in the harness cache; a file whose sha256 is not the pinned one
+    fails its cell alone, in one line naming the address."""
+    from harness.cli import main
+    from harness.mirror import cache_home
+    from harness.tasks.wordsim import UPSTREAM_COMMIT
+
+    folder, url = wordsim_server
+    for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("HARNESS_WORDSIM_URL", url)
+    (tmp_path / "no-data").mkdir()
+    online = ["run", "--no-progress", "-m", "GloVe_6B_50d", "--data-dir", str(tmp_path / "no-data"), "--results-dir",
+              str(tmp_path / "online")]
+    assert main([*online, "-t", "MEN"]) == 0
+    cached = cache_home() / "wordsim" / UPSTREAM_COMMIT / "men.txt"
+    assert cached.read_bytes() == (folder / "men.txt").read_bytes()
+
+    (folder / "rw.txt").write_text((folder / "rw.txt").read_text() + "extra\tline\t1.0\n")  # served, but altered
+    capsys.readouterr()
+    assert main([*online, "-t", "RareWord", "SimLex"]) == 1
+    err = capsys.readouterr().err
+    assert f"WordSim RareWord: {url}rw.txt has sha256 " in err and ", expected " in err
+    assert not list((tmp_path / "online").rglob("RareWord.json")) and list((tmp_path / "online").rglob("SimLex.json"))
+    assert not (cached.parent / "rw.txt").exists()
+
+    assert main(["run", "--no-progress", "--offline", "-m", "GloVe_6B_50d", "-t", "MEN", "--data-dir", str(data_dir),
+                 "--results-dir", str(tmp_path / "mirror")]) == 0
+    (fetched,), (mirrored,) = (list((tmp_path / r).rglob("MEN.json")) for r in ("online", "mirror"))
+    doc = json.loads(fetched.read_text())
+    assert doc["scores"] == json.loads(mirrored.read_text())["scores"]
+    assert f"{url}men.txt" in json.dumps(doc["harness"])
