@@ -7,17 +7,24 @@
 # mirror's mteb-results/), the plot and a screenshot of the page. Results go to results/; tables,
 # page and figure to reports/. Finished tasks and measured speeds are skipped (resume); extra
 # arguments go to `harness run` (e.g. --overwrite). The probe's seed spread uses 4 further seeds.
+# A smaller job (the same steps): MAIN_JOB_MODELS and MAIN_JOB_TASKS (space-separated names), MAIN_JOB_RESULTS and
+# MAIN_JOB_REPORTS (folders, default results/ and reports/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HARNESS_OFFLINE=1
 start=$(date +%s)
-models=(potion-base-8M all-MiniLM-L6-v2 GloVe_6B_50d M2V_MiniLM_output M2V_MiniLM_output_nopca M2V_MiniLM_output_nozipf
-        M2V_MiniLM_input_nozipf_nopca M2V_MiniLM_output_nozipf_nopca M2V_MiniLM_input)
+default_models="potion-base-8M all-MiniLM-L6-v2 GloVe_6B_50d M2V_MiniLM_output M2V_MiniLM_output_nopca
+    M2V_MiniLM_output_nozipf M2V_MiniLM_input_nozipf_nopca M2V_MiniLM_output_nozipf_nopca M2V_MiniLM_input"
+read -r -a models <<< "$(echo ${MAIN_JOB_MODELS:-$default_models})"
+read -r -a tasks <<< "${MAIN_JOB_TASKS:-MTEB PEARL WordSim}"
+results=${MAIN_JOB_RESULTS:-results}
+reports=${MAIN_JOB_REPORTS:-reports}
 status=0
-.venv/bin/harness run --available-only --probe-seeds 4 -m "${models[@]}" -t MTEB PEARL WordSim "$@" || status=1
-.venv/bin/harness speed -m "${models[@]}" || status=1
-.venv/bin/harness report || status=1
-.venv/bin/harness plot || status=1
-.venv/bin/python scripts/screenshot_page.py reports/index.html || status=1
+.venv/bin/harness run --available-only --probe-seeds 4 -m "${models[@]}" -t "${tasks[@]}" --results-dir "$results" "$@" \
+    || status=1
+.venv/bin/harness speed -m "${models[@]}" --results-dir "$results" || status=1
+.venv/bin/harness report --results-dir "$results" --out "$reports" || status=1
+.venv/bin/harness plot --results-dir "$results" --out "$reports" || status=1
+.venv/bin/python scripts/screenshot_page.py "$reports/index.html" || status=1
 echo "main job: $(( $(date +%s) - start )) s (exit status $status)"
 exit $status
