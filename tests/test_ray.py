@@ -286,3 +286,71 @@ def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, monk
 def test_ray_resource_options_are_checked_before_ray_starts(capsys):
     assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "--ray", "--ray-cpus-per-cell", "0"]) == 2
     assert "--ray-cpus-per-cell 0.0: must be above 0" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """A cluster as `ray start --head` makes one (2 CPUs, on 127.0.0.1 at a free port), its address; stopped with
+    the module (its own process group, so no other Ray instance on the machine is touched)."""
+    import shutil
+    import socket
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must stay under 108 bytes
+    ray_cli = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
+                             "--node-ip-address", "127.0.0.1", "--include-dashboard", "false", "--temp-dir", temp,
+                             "--disable-usage-stats"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    status = None
+    for _ in range(120):  # until the cluster answers (each try waits on Ray's own client)
+        status = subprocess.run([str(ray_cli), "status", "--address", address], capture_output=True, text=True)
+        if status.returncode == 0 and "CPU" in status.stdout or head.poll() is not None:
+            break
+    assert head.poll() is None and status.returncode == 0, (status.stdout + status.stderr)[-2000:]
+    yield address
+    os.killpg(head.pid, 15)
+    head.wait(timeout=60)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=900, cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_cli_runs_on_a_cluster_by_address_and_auto_with_the_resource_options(tmp_path, ray_head, data_dir):
+    """`--ray ADDRESS` and `--ray auto` (RAY_ADDRESS) reach a cluster of `ray start`; a transformer cell runs torch
+    on `--ray-cpus-per-transformer` CPUs; on as many threads as a local run, the scores are the local run's."""
+    common = ["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "-m", "all-MiniLM-L6-v2", "-t",
+              "BIOSSES", "--ray-gpus-per-transformer", "0.5", "--ray-retries", "0"]
+    by_address = _cli(*common, "--results-dir", str(tmp_path / "one"), "--ray", ray_head, "--ray-cpus-per-transformer",
+                      "1")
+    assert by_address.returncode == 0, by_address.stderr[-2000:]
+    assert f"Ray {ray_head}" in by_address.stdout
+    auto = _cli(*common, "--results-dir", str(tmp_path / "two"), "--ray", "auto", "--ray-cpus-per-transformer", "2",
+                env={"RAY_ADDRESS": ray_head})
+    assert auto.returncode == 0, auto.stderr[-2000:]
+    assert "Ray auto" in auto.stdout
+    local = _cli(*common[:-4], "--results-dir", str(tmp_path / "local"), "--jobs", "1")
+    assert local.returncode == 0, local.stderr[-2000:]
+    threads = {name: {doc["harness"]["threads"] for doc in _docs(tmp_path / name).values()} for name in ("one", "two")}
+    assert threads == {"one": {1}, "two": {2}}
+    local_threads = {doc["harness"]["threads"] for doc in _docs(tmp_path / "local").values()}
+    same = "two" if local_threads == {2} else "one"
+    assert _scores(tmp_path / same) == _scores(tmp_path / "local") != {}
+    one, local = (next(iter(_scores(tmp_path / name).values()))["test"][0] for name in ("one", "local"))
+    assert one["main_score"] == pytest.approx(local["main_score"], abs=1e-6)  # torch on 1 thread sums in another order
+
+
+@pytest.mark.parametrize("option, value, why", [("--ray-cpus-per-transformer", "0", "must be above 0"),
+                                                ("--ray-gpus-per-transformer", "-1", "must be at least 0"),
+                                                ("--ray-retries", "-1", "must be at least 0")])
+def test_ray_options_out_of_range_are_one_line_exit_2(option, value, why, capsys):
+    assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "--ray", option, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"harness: error: {option} {float(value) if 'retries' not in option else int(value)}: {why}")
