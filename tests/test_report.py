@@ -405,3 +405,77 @@ def test_reports_name_folders_beside_the_working_folder_relatively(tmp_path, mon
     assert shown_path(tmp_path / "clone" / "main" / "results" / "x.json") == "results/x.json"
     assert shown_path(tmp_path / "other") == (tmp_path / "other").as_posix()
     assert shown_path("results") == "results"
+
+
+@pytest.fixture(scope="module")
+def computed_report(data_dir, tmp_path_factory) -> Path:
+    """`harness report` (no published results) over GloVe 6B 50d on MEN, BIOSSES and STS12 and all-MiniLM-L6-v2 on
+    MEN and BIOSSES, both with a measured speed."""
+    root = tmp_path_factory.mktemp("computed-report")
+    common = ["--results-dir", str(root / "results"), "--data-dir", str(data_dir), "--offline", "--no-progress"]
+    assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "BIOSSES", "STS12", *common]) == 0
+    assert main(["run", "-m", "all-MiniLM-L6-v2", "-t", "MEN", "BIOSSES", *common]) == 0
+    assert main(["speed", "-m", "GloVe_6B_50d", "all-MiniLM-L6-v2", "--size", "50", *common]) == 0
+    assert main(["report", "--results-dir", str(root / "results"), "--out", str(root / "reports"), "--published",
+                 "none"]) == 0
+    return root
+
+
+def _main_scores(results: Path, folder: str) -> dict[str, float]:
+    """100 x main_score of each result file of one model folder, read from the files themselves."""
+    return {p.stem: 100 * json.loads(p.read_text())["scores"]["test"][0]["main_score"]
+            for p in (results / folder).glob("*/*.json") if p.stem != "model_meta"}
+
+
+def test_partial_table_file_averages_the_datasets_every_model_has(computed_report):
+    results = computed_report / "results"
+    glove = _main_scores(results, "stanfordnlp__glove.6B.50d")
+    minilm = _main_scores(results, "sentence-transformers__all-MiniLM-L6-v2")
+    table = pd.read_csv(computed_report / "reports" / "partial_table.csv", na_values="N/A").set_index("Model")
+    assert {"Avg (All) (2)", "Avg (MTEB) (1)", "STS (1)", "WordSim (1)", "Pearl (0)"} <= set(table.columns)
+    for model, scores in (("GloVe_6B_50d", glove), ("all-MiniLM-L6-v2", minilm)):
+        row = table.loc[model]
+        assert row["STS (1)"] == pytest.approx(scores["BIOSSES"], abs=0.005)  # STS12: GloVe only, left out
+        assert row["WordSim (1)"] == pytest.approx(scores["MEN"], abs=0.005)
+        assert row["Avg (All) (2)"] == pytest.approx((scores["BIOSSES"] + scores["MEN"]) / 2, abs=0.005)
+        assert math.isnan(row["Pearl (0)"])
+
+
+def test_throughput_file_ratios_are_of_the_measured_speeds(computed_report):
+    results = computed_report / "results"
+    speeds = {name: json.loads(next((results / folder).glob("*/harness/throughput.json")).read_text())
+              for name, folder in (("GloVe_6B_50d", "stanfordnlp__glove.6B.50d"),
+                                   ("all-MiniLM-L6-v2", "sentence-transformers__all-MiniLM-L6-v2"))}
+    table = pd.read_csv(computed_report / "reports" / "throughput.csv").set_index("Model")
+    for model, record in speeds.items():
+        assert table.loc[model, "sentences/s"] == pytest.approx(record["sentences_per_second"], abs=0.005)
+        assert (table.loc[model, "min"], table.loc[model, "max"]) == pytest.approx((record["min"], record["max"]),
+                                                                                   abs=0.005)
+    ratio = speeds["GloVe_6B_50d"]["sentences_per_second"] / speeds["all-MiniLM-L6-v2"]["sentences_per_second"]
+    assert table.loc["GloVe_6B_50d", "× all-MiniLM-L6-v2"] == pytest.approx(ratio, abs=0.005)
+
+
+def test_retrieval_and_ablation_files_hold_the_papers_rows_and_the_published_recomputation(published_report, data_dir):
+    """Paper rows equal the reference tables (the published tables, in reference/ beside the data folder);
+    published rows equal the main table's recomputation of the same models from the published per-task files."""
+    reference = data_dir.parent / "reference"
+    main_table = _main_table(published_report)
+    retrieval = pd.read_csv(published_report / "retrieval_table.csv", na_values="N/A").set_index(["Model", "Source"])
+    paper = pd.read_csv(reference / "paper_retrieval_table.csv").set_index("model")["retrieval"]
+    for model, value in paper.items():
+        assert retrieval.loc[(model, "paper"), "Retrieval"] == pytest.approx(value, abs=1e-9), model
+    shared = [m for m, s in retrieval.index if s == "published" and (m, "published") in main_table.index]
+    assert shared
+    for model in shared:
+        assert retrieval.loc[(model, "published"), "Retrieval"] == pytest.approx(
+            main_table.loc[(model, "published"), "Ret"], abs=0.005, nan_ok=True), model
+    ablation = pd.read_csv(published_report / "ablation_table.csv", na_values="N/A").set_index(["Model", "Source"])
+    papers = pd.read_csv(reference / "paper_ablation_table.csv").set_index("model")
+    columns = {"avg_all": "Avg (All)", "avg_mteb": "Avg (MTEB)", "classification": "Class", "clustering": "Clust",
+               "pair_classification": "PairClass", "reranking": "Rank", "retrieval": "Ret", "sts": "STS",
+               "summarization": "Sum", "pearl": "Pearl", "wordsim": "WordSim"}
+    for model, row in papers.iterrows():
+        for ours, theirs in columns.items():
+            assert ablation.loc[(model, "paper"), theirs] == pytest.approx(row[ours], abs=1e-9), (model, theirs)
+    assert ablation.loc[("M2V_base_output", "published"), "Avg (MTEB)"] == pytest.approx(
+        main_table.loc[("M2V_base_output", "published"), "Avg (MTEB)"], abs=0.005)
