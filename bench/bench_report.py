@@ -18,7 +18,7 @@ import sys, time
 t0 = time.perf_counter()
 from harness.mirror import Mirrors
 from harness.registry import load_registry
-from harness.report import build_context, read_results, write_report
+from harness.reporting import build_context, read_results, write_report
 from harness.results import default_published
 from harness.summary import task_keys
 from harness.tasks import Catalogue

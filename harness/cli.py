@@ -51,11 +51,9 @@ def _add_reading(p: argparse.ArgumentParser) -> None:
 
 
 def _published(args, mirrors: Mirrors) -> list:
-    from harness.results import default_published, published_source
+    from harness.api import published_sources
 
-    if not args.published:
-        return default_published(mirrors.data_dir)
-    return [] if "none" in args.published else [published_source(v) for v in args.published]
+    return published_sources(args.published, mirrors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,16 +188,13 @@ def _add_ray(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_models(args) -> int:
-    from harness.loaders import available_offline
-    from harness.registry import load_registry
+    from harness.api import models
 
-    registry = load_registry(args.registry)
-    mirrors = Mirrors.from_options(model_dir=args.model_dir)
+    registry = models(args.registry, args.model_dir)
     rows = [("name", "family", "params(M)", "loader", "id@revision", "offline", "tables")]
-    for spec in registry:
-        where = available_offline(spec, mirrors) or "-"
-        rows.append((spec.name, spec.family, f"{spec.params_m:g}", spec.loader,
-                     f"{spec.id}@{_short(spec.revision)}", where, ",".join(spec.tables) or "-"))
+    for r in registry.itertuples():
+        rows.append((r.name, r.family, f"{r.params_m:g}", r.loader, f"{r.id}@{_short(r.revision)}", r.offline or "-",
+                     r.tables or "-"))
     _print_table(rows)
     print(f"\n{len(registry)} models; 'offline' says where a model loads from without the hub "
           "(mirror: --model-dir; package: installed PyPI package; cache: built or cached locally; "
@@ -304,6 +299,7 @@ def cmd_mirror(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from harness.api import run_switches
     from harness.registry import load_registry
     from harness.results import ResultStore
     from harness.runner import parse_shard
@@ -311,10 +307,7 @@ def cmd_run(args) -> int:
     specs = load_registry(args.registry).select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     shard = parse_shard(args.shard) if args.shard else None
-    if args.probe_seeds is not None:
-        if args.probe_seeds < 0:
-            raise HarnessError(f"--probe-seeds {args.probe_seeds}: must be 0 or more")
-        os.environ["HARNESS_PROBE_SEEDS"] = str(args.probe_seeds)
+    os.environ.update(run_switches(None, args.probe_seeds))  # the process ends with the command
     if args.plan:
         return _plan(args, specs, mirrors, shard)
     runner = _runner(args, ResultStore(args.results_dir), mirrors)
@@ -396,11 +389,10 @@ def _runner(args, store, mirrors: Mirrors):
     """The runner the options ask for: here, or on Ray."""
     common = dict(overwrite=args.overwrite, progress=not args.no_progress, echo=print)
     if args.ray is None:
-        from harness.pool import PoolRunner, choose_jobs
-        from harness.runner import Runner
+        from harness.api import local_runner
+        from harness.pool import choose_jobs
 
-        jobs = choose_jobs(args.jobs)
-        return Runner(store, mirrors, **common) if jobs == 1 else PoolRunner(store, mirrors, jobs=jobs, **common)
+        return local_runner(store, mirrors, choose_jobs(args.jobs), **common)
     if args.jobs is not None:
         raise HarnessError("--jobs and --ray: choose one (Ray decides its own workers)")
     from harness.distributed import RayRunner
@@ -423,19 +415,13 @@ def _tasks(args, mirrors: Mirrors) -> list:
 
 def _context(args):
     """The report's context (computed and published results, read once) for `report`, `plot` and `compare`."""
-    from harness.registry import load_registry
-    from harness.report import build_context, read_results
-    from harness.summary import task_keys
-    from harness.tasks import Catalogue
+    from harness.api import context
 
-    registry, catalogue = load_registry(args.registry), Catalogue()
-    mirrors = Mirrors.from_options(data_dir=args.data_dir)
-    readings = read_results(args.results_dir, _published(args, mirrors), registry, task_keys(catalogue))
-    return build_context(readings, registry, catalogue, mirrors, args.results_dir)
+    return context(args.results_dir, args.published, args.data_dir, args.registry)
 
 
 def cmd_report(args) -> int:
-    from harness.report import write_report
+    from harness.reporting import write_report
 
     report = write_report(_context(args), args.out)
     print(f"report: {len(report.models)} models -> " + ", ".join(str(p) for p in report.files))
@@ -526,34 +512,23 @@ def cmd_plot(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from harness.stats import METHOD, compare_models, fmt, fmt_interval, fmt_p
-    from harness.summary import SOURCES
+    from harness.api import compare
+    from harness.stats import METHOD, fmt, fmt_interval, fmt_p
 
-    ctx = _context(args)
-    have = set(ctx.long["model"])
-    for name in args.models:
-        if name not in have and name not in ctx.registry:
-            ctx.registry.get(name)  # raises: unknown model, with a "did you mean"
     a, b = args.models
-    results = compare_models(ctx.scores, a, b)
-    groups = {d.name: d.group for d in ctx.datasets}
+    frame = compare(a, b, ctx=_context(args))
     print(f"{a} vs {b}: paired over the datasets both have within one source; A - B, scores x100")
     rows = [("source", "n", "mean A-B", "95% CI", "p (Wilcoxon)", "datasets")]
-    for origin in ("computed", "published"):
-        result = results.get(origin)
-        if result is None:
-            rows.append((SOURCES[origin], "0", "N/A", "N/A", "N/A", "no results of this source were read"))
+    for r in frame.itertuples():
+        if not r.read:
+            rows.append((r.source, "0", "N/A", "N/A", "N/A", r.note))
             continue
-        counts: dict[str, int] = {}
-        for name in result.datasets:
-            counts[groups[name]] = counts.get(groups[name], 0) + 1
-        used = ", ".join(f"{g} {n}" for g, n in counts.items())
-        used = (f"{used} ({result.note})" if result.note else used) if result.n else result.note
-        rows.append((SOURCES[origin], str(result.n), fmt(result.mean), fmt_interval(result.low, result.high),
-                     fmt_p(result.p_value), used))
+        used = ", ".join(f"{g} {n}" for g, n in r.groups.items())
+        used = (f"{used} ({r.note})" if r.note else used) if r.n else r.note
+        rows.append((r.source, str(r.n), fmt(r.mean), fmt_interval(r.low, r.high), fmt_p(r.p_value), used))
     _print_table(rows)
     print(METHOD)
-    if not any(r.n for r in results.values()):
+    if not frame["n"].any():
         print(f"compare: no source has a dataset scored for both {a} and {b}", file=sys.stderr)
         return EXIT_TASKS_FAILED
     return EXIT_OK

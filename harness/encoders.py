@@ -29,7 +29,7 @@ from harness.mirror import Mirrors, is_offline
 if TYPE_CHECKING:
     from harness.spec import ModelSpec
 
-SourceKind = Literal["mirror", "package", "hub", "cache"]
+SourceKind = Literal["mirror", "package", "hub", "cache", "memory"]
 
 
 @dataclass(frozen=True)

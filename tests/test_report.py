@@ -15,7 +15,7 @@ import pytest
 
 from harness.cli import main
 from harness.mirror import shown_path
-from harness.report import build_report
+from harness.reporting import build_report
 from harness.summary import aggregate, dataset_scores, long_table, partial_table, protocol_datasets, \
     published_table, task_keys
 from harness.results import read_folder

@@ -107,7 +107,7 @@ def _throughput(root, folder, revision, speed, corpus="scifact-1000"):
 
 
 def _context(results, reg, published=()):
-    from harness.report import build_context, read_results
+    from harness.reporting import build_context, read_results
     from harness.summary import task_keys
 
     catalogue = Catalogue()

@@ -137,7 +137,7 @@ def test_compare_prints_n_mean_interval_and_p_over_the_shared_datasets(computed,
 
 def test_compare_over_the_published_per_task_results(data_dir, tmp_path, capsys):
     from harness.registry import load_registry
-    from harness.report import build_context, read_results
+    from harness.reporting import build_context, read_results
     from harness.summary import task_keys
     from harness.tasks import Catalogue
 

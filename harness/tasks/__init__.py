@@ -9,6 +9,8 @@ time: a task reads its data only when it is evaluated.
 from __future__ import annotations
 
 import difflib
+import sys
+import types
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -151,3 +153,16 @@ class Catalogue:
         close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(known[c]) for c in close)}?" if close else ""
         return f"unknown task or group '{name}'{hint} (`harness tasks` lists them)"
+
+
+class _CallablePackage(types.ModuleType):
+    """`harness.tasks` is this package and, called, the catalogue as a DataFrame (`harness.api.tasks`): the name
+    the Python API gives the catalogue is the package's own, and importing the package must not hide it."""
+
+    def __call__(self, data_dir=None):
+        from harness.api import tasks
+
+        return tasks(data_dir)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -3,6 +3,7 @@ apart, turned into every table of `harness.tables` (Markdown README.md and CSV f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ def build_context(readings: list[FolderReading], registry: Registry, catalogue, 
     """Everything the tables need, from what was read."""
     datasets = protocol_datasets(catalogue)
     names = {spec.id: spec.name for spec in registry}
+    names.update(outside_names(results_dir, names))
     name_of = lambda model_id: names.get(model_id, model_id)  # noqa: E731
     frames = [long_table(r.records, datasets, name_of) for r in readings]
     long = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
@@ -57,9 +59,24 @@ def build_context(readings: list[FolderReading], registry: Registry, catalogue, 
     return Context(
         registry=registry, datasets=datasets, readings=readings, long=long, scores=scores,
         models=[m for m in known if m in shown], paper=paper, throughputs=throughputs,
-        outside=order_models([m for m in long.loc[long["origin"] == "published", "model"] if m not in names.values()], []),
+        outside=order_models([m for m in long["model"] if m not in known], []),
         unavailable=unavailable_data(catalogue, mirrors, datasets) if mirrors else {},
         variants=_split_variants(readings, catalogue, datasets, name_of, revisions.get), results_dir=Path(results_dir))
+
+
+def outside_names(results_dir: str | Path, names: dict[str, str]) -> dict[str, str]:
+    """Models computed here that the registry lacks (held in memory, run through `harness.evaluate`): the name
+    their model_meta.json gives them, where no registry model has it."""
+    found = {}
+    for path in sorted(Path(results_dir).glob("*/*/model_meta.json")):
+        try:
+            meta = json.loads(path.read_text())
+            model_id, display = meta["name"], (meta.get("harness") or {}).get("display_name")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # the results reader names unreadable files
+        if model_id not in names and display and display not in names.values() and display not in found.values():
+            found[model_id] = display
+    return found
 
 
 def _first_folder_wins(long: pd.DataFrame, readings: list[FolderReading]) -> pd.DataFrame:
