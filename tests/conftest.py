@@ -217,3 +217,11 @@ def wordsim_server(tmp_path, data_dir):
     yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """The order's seed, also under -q (pytest-randomly prints it only in the header, which -q hides)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
+        return f"random order: --randomly-seed={seed} repeats it (-p no:randomly: file order)"
+    return None
