@@ -105,7 +105,7 @@ def calibrate(cells: list[dict], passages: int, chars: int) -> None:
     from harness.speed import hardware
 
     row = {"loader": "model2vec", "family": "static", "model": "potion-base-8M", "task": "MSMARCO",
-           "texts": passages + 43, "chars": chars,
+           "texts": passages + 43, "chars": chars, "queries": 43, "documents": passages,
            "seconds": round(statistics.median(c["evaluation_time"] for c in cells), 1),
            "peak_gb": round(statistics.median(c["harness"]["peak_rss_mb"] for c in cells) / 1024, 2),
            "cpu": hardware()["cpu"], "cores": os.cpu_count(), "date": date.today().isoformat(),

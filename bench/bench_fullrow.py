@@ -140,14 +140,29 @@ def report(args, spec, tasks) -> None:
         calibrate(measured)
 
 
+def search_shape(task: str, fraction: float) -> dict:
+    """The queries and corpus documents of a retrieval stand-in as bench/fullsize.py writes it (0 elsewhere)."""
+    from fullsize import scale
+
+    from harness.plan import SPLIT_QUERIES, mteb_size
+    from harness.tasks import Catalogue
+
+    size = mteb_size(task, Catalogue().tasks[task].spec.subset)
+    if size is None or not size.documents:
+        return {"queries": 0, "documents": 0}
+    return {"queries": SPLIT_QUERIES.get(task) or scale(size.queries, fraction),
+            "documents": scale(size.documents, fraction)}
+
+
 def calibrate(measured: list[dict]) -> None:
     """The measured full-size cells into `harness/reference/cell_costs.csv` (replacing this benchmark's earlier
     rows of the same model, task and size)."""
     from harness.plan import CALIBRATION
 
     rows = [{"loader": r["loader"], "family": r["family"], "model": r["model"], "task": r["task"],
-             "texts": r["texts"], "chars": r["chars"], "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"],
-             "cpu": r["cpu"], "cores": r["cores"], "date": r["date"], "source": "bench/bench_fullrow.py"}
+             "texts": r["texts"], "chars": r["chars"], **search_shape(r["task"], float(r["fraction"])),
+             "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"], "cpu": r["cpu"], "cores": r["cores"],
+             "date": r["date"], "source": "bench/bench_fullrow.py"}
             for r in measured if r["status"] == "done" and r["chars"]]
     keys = {(r["model"], r["task"], str(r["chars"]), r["source"]) for r in rows}
     kept = [r for r in _rows(CALIBRATION) if (r["model"], r["task"], r["chars"], r["source"]) not in keys]

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from harness.plan import SPLIT_QUERIES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_ROWS = 8
 """Fewest rows a scaled count keeps (documents, queries, pairs, texts, cluster set size), unless it has fewer."""
@@ -50,10 +52,10 @@ SUBQUERIES = {"MindSmallReranking": 32}
 """Queries that are subqueries of one impression: ids `<impression>_<k>`, same candidates and qrels, scored by
 mteb's max_over_subqueries. The statistics count subqueries only, so this group size is assumed (a user's click
 history of some 30 titles per impression)."""
-SPLIT_SHAPES = {"MSMARCO": {"queries": 43}}
-"""Counts of the split the harness evaluates where mteb's statistics describe another: MSMARCO's are of its dev
-split (6,980 queries); the protocol's test split (TREC DL 2019) has 43 queries over the same corpus. (With the
-dev split's queries, mteb's per-query merging of each corpus chunk's top 1,000 dominates the cell.)"""
+SPLIT_SHAPES = {name: {"queries": queries} for name, queries in SPLIT_QUERIES.items()}
+"""Counts of the split the harness evaluates where mteb's statistics describe another (`harness.plan.SPLIT_QUERIES`:
+MSMARCO's test split, 43 queries, where the statistics are of its dev split's 6,980). (With the dev split's
+queries, mteb's per-query merging of each corpus chunk's top 1,000 dominates the cell.)"""
 SHARED_CORPORA = {"FEVER": "fever-corpus", "ClimateFEVER": "fever-corpus"}
 """Tasks whose hub repos hold the same corpus: it is written once, in `<out>/_shared/<name>.jsonl.gz`, and each
 task's `corpus.jsonl.gz` links to it; a task whose corpus is larger (ClimateFEVER: 25 more documents) gets the

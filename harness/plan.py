@@ -5,12 +5,13 @@
   measured on every machine that ran them).
 - Time, by the closest evidence this machine has (the computed result files' `evaluation_time`): the same
   model on the same task; else models of the same loader kind on that task (median); else the loader
-  kind's fit `seconds = a + b x characters` over the MTEB cells it ran; else "unknown".
+  kind's fit `seconds = a + b x characters + c x searches` over the MTEB cells it ran (searches: a retrieval
+  split's queries times its corpus chunks, `Size.searches`); else "unknown".
 - Calibration beyond the offline data: `harness/reference/cell_costs.csv`, cells the benchmarks measured
   on full-size stand-ins (`bench/bench_bigcell.py`), with the hardware they ran on; they enter the fits.
 - Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
-  fit `peak = a + b x characters` over recorded peaks and calibration cells, else a worker's base plus
-  GB_PER_GIGACHAR per 10^9 characters.
+  fit `peak = a + b x characters + c x queries` over recorded peaks and calibration cells, else a worker's
+  base plus GB_PER_GIGACHAR per 10^9 characters.
 - Total: one cell after another, and the cells dealt largest first to `--jobs` workers (the order the
   pool runs them in).
 """
@@ -38,6 +39,17 @@ BASE_GB = {"transformer": 1.5, "static": 1.0}
 class Size:
     texts: int
     chars: int
+    queries: int = 0
+    """Queries of a retrieval split (0 elsewhere)."""
+    documents: int = 0
+    """Documents of a retrieval split's corpus (0 elsewhere)."""
+
+    @property
+    def searches(self) -> int:
+        """Query-chunk merges of mteb's full-corpus search: each query's top 1,000 of each corpus chunk goes
+        through a Python heap, so a split with thousands of queries over millions of documents costs more than
+        its characters say (potion-base-8M: FEVER's 6,666 queries took the cell from ~15 to ~29 minutes)."""
+        return self.queries * -(-self.documents // corpus_chunk_size()) if self.documents else 0
 
 
 @dataclass(frozen=True)
@@ -61,10 +73,28 @@ class Projection:
     basis: str
 
 
+SPLIT_QUERIES = {"MSMARCO": 43}
+"""Queries of the split the harness evaluates where mteb's statistics describe another: MSMARCO's are of its dev
+split (6,980 queries); the protocol's test split (TREC DL 2019) has 43 queries over the same corpus."""
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_chunk_size() -> int:
+    """Documents mteb encodes and searches at once (its `SearchEncoderWrapper` default)."""
+    import inspect
+
+    try:
+        from mteb.models.search_wrappers import SearchEncoderWrapper
+
+        return int(inspect.signature(SearchEncoderWrapper.__init__).parameters["corpus_chunk_size"].default)
+    except (ImportError, KeyError, TypeError, ValueError):
+        return 50_000
+
+
 @functools.lru_cache(maxsize=None)
 def mteb_size(task_name: str, subset: str) -> Size | None:
     """Texts and characters of the split the harness evaluates (mteb's statistics; MSMARCO's only split, dev,
-    stands for its test split), or None when mteb has none."""
+    stands for its test split), with its queries and documents for retrieval, or None when mteb has none."""
     import mteb
 
     try:
@@ -81,7 +111,9 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
         block.get("total_text_length", 0) for key, block in split.items() if key.endswith("text_statistics") and block)
     if "num_samples" not in split or not chars:
         return None
-    return Size(int(split["num_samples"]), int(chars))
+    documents = int(split.get("num_documents") or 0)
+    queries = SPLIT_QUERIES.get(task_name, int(split.get("num_queries") or 0)) if documents else 0
+    return Size(int(split["num_samples"]), int(chars), queries, documents)
 
 
 def task_size(task) -> Size | None:
@@ -145,24 +177,27 @@ class CostModel:
         self.seen = list(seen)
         self.calibrated = calibration() if calibrated is None else list(calibrated)
         tasks = _mteb_tasks()
-        points: dict[tuple, list[tuple[float, float, float | None]]] = {}  # key -> (chars, seconds, peak GB)
+        points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
 
-        def add(loader: str, family: str, task: str, chars: float, seconds: float, peak: float | None) -> None:
+        def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
             for key in ((loader, family, group), (loader, family)):
-                points.setdefault(key, []).append((chars, seconds, peak))
+                points.setdefault(key, []).append((size, seconds, peak))
 
         for obs in self.seen:
             if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
-                add(obs.loader, obs.family, obs.task, size.chars, obs.seconds, obs.peak_gb)
+                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb)
         for row in self.calibrated:
-            add(row["loader"], row["family"], row["task"], float(row["chars"]), float(row["seconds"]),
+            size = Size(int(float(row.get("texts") or 0)), int(float(row["chars"])), int(float(row.get("queries") or 0)),
+                        int(float(row.get("documents") or 0)))
+            add(row["loader"], row["family"], row["task"], size, float(row["seconds"]),
                 float(row["peak_gb"]) if row.get("peak_gb") else None)
-        self.fits = {key: _line([(c, t) for c, t, _ in pts]) for key, pts in points.items()
-                     if len({c for c, _, _ in pts}) >= 3}
-        self.largest = {key: max(c for c, _, _ in pts) for key, pts in points.items()}
-        self.memory = {key: _line([(c, m) for c, _, m in pts if m]) for key, pts in points.items()
-                       if len({c for c, _, m in pts if m}) >= 2}
+        self.fits = {key: _fit([((s.chars, s.searches), t) for s, t, _ in pts]) for key, pts in points.items()
+                     if len({s.chars for s, _, _ in pts}) >= 3}
+        self.largest = {key: max(s.chars for s, _, _ in pts) for key, pts in points.items()}
+        self.searched = {key: max(s.searches for s, _, _ in pts) for key, pts in points.items()}
+        self.memory = {key: _fit([((s.chars, s.queries), m) for s, _, m in pts if m]) for key, pts in points.items()
+                       if len({s.chars for s, _, m in pts if m}) >= 2}
 
     def hardware(self) -> str:
         """Where the benchmarks' calibration cells were measured."""
@@ -179,10 +214,12 @@ class CostModel:
             return statistics.median(kind), f"measured ({spec.loader})"
         for key in self._keys(spec, task):
             if size is not None and key in self.fits:
-                a, b = self.fits[key]
+                a, b, c = self.fits[key]
                 reach = size.chars / self.largest[key]
                 far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
-                return a + b * size.chars, f"from size ({' '.join(k for k in key if k)} fit{far})"
+                if size.searches > 10 * max(self.searched[key], 1):
+                    far += f"; {size.queries:,} queries: search cost beyond what was measured"
+                return a + b * size.chars + c * size.searches, f"from size ({' '.join(k for k in key if k)} fit{far})"
         return None, "size unknown" if size is None else f"no {spec.loader} cell measured here"
 
     @staticmethod
@@ -194,11 +231,11 @@ class CostModel:
         same = [o.peak_gb for o in self.seen if o.peak_gb and o.loader == spec.loader and o.task == task.spec.name]
         if same:
             return max(same)
-        chars = size.chars if size else 0
+        chars, queries = (size.chars, size.queries) if size else (0, 0)
         for key in self._keys(spec, task):
             if key in self.memory:
-                a, b = self.memory[key]
-                return a + b * chars
+                a, b, c = self.memory[key]
+                return a + b * chars + c * queries
         return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9
 
     def project(self, spec, task) -> Projection:
@@ -207,18 +244,18 @@ class CostModel:
         return Projection(spec.name, task.spec.name, size, seconds, self.peak_gb(spec, task, size), basis)
 
 
-def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """Intercept and slope of the least-squares line through `points`; a falling line is the mean instead,
-    and one crossing below zero is refitted through the origin (time and memory grow with size)."""
-    x, y = np.array(points, dtype=float).T
-    if len(set(x)) < 2:
-        return float(np.mean(y)), 0.0
-    slope, intercept = np.polyfit(x, y, 1)
-    if slope <= 0:
-        return float(np.mean(y)), 0.0
-    if intercept < 0:
-        return 0.0, float(x @ y / (x @ x))
-    return float(intercept), float(slope)
+def _fit(points: Sequence[tuple[tuple[float, float], float]]) -> tuple[float, float, float]:
+    """`a, b, c` of `y = a + b x1 + c x2` by least squares with every coefficient at least 0 (time and memory grow
+    with size): x1 the characters, x2 the search work (or queries); without x2 anywhere, `c` is 0."""
+    from scipy.optimize import nnls
+
+    x = np.array([p[0] for p in points], dtype=float)
+    y = np.array([p[1] for p in points], dtype=float)
+    columns = [np.ones(len(y)), x[:, 0]] + ([x[:, 1]] if x[:, 1].any() else [])
+    scale = np.array([max(abs(col).max(), 1e-12) for col in columns])
+    coef, _ = nnls(np.column_stack(columns) / scale, y)
+    coef = coef / scale
+    return float(coef[0]), float(coef[1]), float(coef[2]) if len(coef) > 2 else 0.0
 
 
 def ordering(projections: dict[tuple[str, str], Projection]) -> Callable[[object], float | None]:

@@ -454,7 +454,8 @@ class Runner:
             self.save_meta(spec, model_meta(spec, encoder.info))
             for cell in cells:
                 bar.set_description(f"{spec.name}: {cell.task.spec.name}")
-                with given_cores(usable_cores()):  # one cell at a time: it may use every core
+                cores = usable_cores()  # one cell at a time: it may use every core; a transformer runs torch on
+                with given_cores(cores), limited_threads(static_threads(spec) or cores):  # them, as in a worker
                     record(self.save(cell, self.evaluate(spec, cell.task, encoder, self.mirrors)))
         finally:
             del encoder

@@ -56,7 +56,10 @@ def test_with_nothing_measured_yet_cells_are_dealt_by_size():
 
 def test_mteb_statistics_give_the_size_of_the_split_and_subset_evaluated():
     msmarco = mteb_size("MSMARCO", "default")  # mteb ships only its dev split's statistics
-    assert msmarco == Size(8_848_803, 2_969_291_276)
+    assert msmarco == Size(8_848_803, 2_969_291_276, queries=43, documents=8_841_823)  # the test split's 43 queries
+    fever = mteb_size("FEVER", "default")
+    assert (fever.queries, fever.documents) == (6_666, 5_416_568)
+    assert fever.searches == 6_666 * 109 and msmarco.searches == 43 * 177  # mteb searches 50,000 documents at a time
     import mteb
 
     stats = json.loads((Path(mteb.__file__).parent / "descriptive_stats" / "Classification" /
@@ -82,11 +85,34 @@ def test_cost_model_prefers_the_same_cell_then_the_same_kind_then_a_size_fit():
     sts = catalogue.tasks["STS14"]
     seconds, basis = model.seconds(spec, sts, mteb_size("STS14", "default"))
     sizes = {name: mteb_size(name, "default").chars for name in ("STS12", "STS13", "STSBenchmark")}
-    slope, intercept = np.polyfit(list(sizes.values()), [13.0, 11.1, 11.0], 1)
+    slope, intercept = np.polyfit(list(sizes.values()), [13.0, 11.1, 11.0], 1)  # both positive: the plain fit
     assert slope > 0 and intercept > 0
     assert seconds == pytest.approx(intercept + slope * mteb_size("STS14", "default").chars)
     assert basis == "from size (model2vec static STS fit)"
     assert model.seconds(spec, catalogue.tasks["turney"], None) == (None, "size unknown")
+
+
+def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
+    """Two cells of the same size in characters, one with 43 queries and one with 6,666: the fit puts the
+    difference on the search term, and projects a third from its characters and its searches."""
+    msmarco, fever = mteb_size("MSMARCO", "default"), mteb_size("FEVER", "default")
+    row = {"loader": "model2vec", "family": "static", "model": "m"}
+    calibrated = [{**row, "task": "MSMARCO", "texts": 1_000_043, "chars": 335_798_587, "queries": 43,
+                   "documents": 1_000_000, "seconds": 100.0, "peak_gb": 1.4},
+                  {**row, "task": "MSMARCO", "texts": msmarco.texts, "chars": msmarco.chars, "queries": 43,
+                   "documents": msmarco.documents, "seconds": 900.0, "peak_gb": 4.2},
+                  {**row, "task": "FEVER", "texts": fever.texts, "chars": fever.chars, "queries": 6_666,
+                   "documents": fever.documents, "seconds": 1700.0, "peak_gb": 7.1}]
+    model = CostModel([], calibrated=calibrated)
+    a, b, c = model.fits[("model2vec", "static", "Retrieval")]
+    for r in calibrated:
+        searches = Size(0, 0, r["queries"], r["documents"]).searches
+        assert a + b * r["chars"] + c * searches == pytest.approx(r["seconds"], rel=0.05)
+    spec = load_registry().get("potion-base-8M").model_copy(update={"id": "x", "revision": "r"})
+    hotpot = mteb_size("HotpotQA", "default")
+    seconds, basis = model.seconds(spec, Catalogue().tasks["HotpotQA"], hotpot)
+    assert seconds == pytest.approx(a + b * hotpot.chars + c * hotpot.searches)
+    assert seconds > a + b * hotpot.chars + 0.5 * c * hotpot.searches > 0 and "Retrieval fit" in basis
 
 
 @pytest.fixture

@@ -69,9 +69,14 @@ def crashing_loader(times: int, folder: Path):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    """A local Ray instance in this process for the module; the environment Ray changes (its token
+    authentication switch, among others) is put back afterwards."""
+    environment = dict(os.environ)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+    os.environ.clear()
+    os.environ.update(environment)
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +293,11 @@ def test_ray_resource_options_are_checked_before_ray_starts(capsys):
     assert "--ray-cpus-per-cell 0.0: must be above 0" in capsys.readouterr().err
 
 
+HEAD_ENV = {"RAY_AUTH_MODE": "disabled"}
+"""The test cluster on 127.0.0.1 runs without Ray's token authentication (its token would live in a HOME
+that each test replaces); the cluster and the commands that join it say so alike."""
+
+
 @pytest.fixture(scope="module")
 def ray_head():
     """A cluster as `ray start --head` makes one (2 CPUs, on 127.0.0.1 at a free port), its address; stopped with
@@ -301,14 +311,16 @@ def ray_head():
         port = s.getsockname()[1]
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must stay under 108 bytes
     ray_cli = Path(sys.executable).with_name("ray")
+    env = {**os.environ, **HEAD_ENV}
     head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
                              "--node-ip-address", "127.0.0.1", "--include-dashboard", "false", "--temp-dir", temp,
                              "--disable-usage-stats"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     address = f"127.0.0.1:{port}"
     status = None
     for _ in range(120):  # until the cluster answers (each try waits on Ray's own client)
-        status = subprocess.run([str(ray_cli), "status", "--address", address], capture_output=True, text=True)
+        status = subprocess.run([str(ray_cli), "status", "--address", address], capture_output=True, text=True,
+                                env=env)
         if status.returncode == 0 and "CPU" in status.stdout or head.poll() is not None:
             break
     assert head.poll() is None and status.returncode == 0, (status.stdout + status.stderr)[-2000:]
@@ -320,7 +332,8 @@ def ray_head():
 
 def _cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=900, cwd=Path(__file__).resolve().parent.parent)
+                          env={**os.environ, **HEAD_ENV, **(env or {})}, timeout=900,
+                          cwd=Path(__file__).resolve().parent.parent)
 
 
 def test_cli_runs_on_a_cluster_by_address_and_auto_with_the_resource_options(tmp_path, ray_head, data_dir):
