@@ -5,11 +5,13 @@ appended to a CSV as each cell ends (a rerun measures only the cells the CSV lac
 the row's wall time one cell after another. Scores on stand-ins mean nothing.
 
     .venv/bin/python bench/bench_fullrow.py --data /tmp/fullsize --csv /tmp/fullrow.csv [--model potion-base-8M]
-        [--fraction 1.0] [--tasks NAME...] [--calibrate]
+        [--fraction 1.0] [--tasks NAME...] [--largest-first] [--calibrate] [--measured-only]
 
 A dataset `--data` lacks is generated (seeded) just before its cell. `--calibrate` adds the measured cells to
-`harness/reference/cell_costs.csv`, the calibration of `harness run --plan`. At the end the CSV's cells are
-listed next to the evaluation times of the model's published result files, where the data mirror has them.
+`harness/reference/cell_costs.csv`, the calibration of `harness run --plan`; `--measured-only` measures nothing
+(for a row stopped part-way: the cells the CSV holds). At the end the CSV's cells are listed next to the
+evaluation times of the model's published result files, where the data mirror has them, with the CPU seconds
+each took (wall time x CPU %, which another load on the machine changes less than the wall time).
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+")
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--largest-first", action="store_true", help="measure the largest datasets first")
+    parser.add_argument("--measured-only", action="store_true",
+                        help="measure nothing: list (and with --calibrate, calibrate on) what the CSV holds")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
     sys.path.insert(0, str(ROOT))
@@ -88,7 +92,7 @@ def main() -> None:
         tasks = sorted(tasks, key=lambda t: -getattr(mteb_size(t.spec.name, t.spec.subset), "chars", 0))
     done = {(r["model"], r["task"], float(r["fraction"])) for r in _rows(args.csv) if r["status"] == "done"}
     cpu = hardware()["cpu"]
-    for task in tasks:
+    for task in [] if args.measured_only else tasks:
         name = task.spec.name
         if (spec.name, name, args.fraction) in done:
             continue
@@ -128,9 +132,10 @@ def report(args, spec, tasks) -> None:
     published = published_times(spec.id)
     measured = [rows[t.spec.name] for t in tasks if t.spec.name in rows]
     print(f"\n{spec.name}, fraction {args.fraction}: {len(measured)} of {len(tasks)} cells measured")
-    print(f"{'task':40s} {'wall s':>9} {'peak GB':>8} {'CPU %':>6} {'published s':>12}")
+    print(f"{'task':40s} {'wall s':>9} {'CPU s':>9} {'peak GB':>8} {'CPU %':>6} {'published s':>12}")
     for row in measured:
-        print(f"{row['task']:40s} {row['wall_s']:>9} {row['peak_rss_gb']:>8} {row['cpu_percent']:>6} "
+        cpu_s = float(row["wall_s"]) * float(row["cpu_percent"]) / 100
+        print(f"{row['task']:40s} {row['wall_s']:>9} {cpu_s:>9.0f} {row['peak_rss_gb']:>8} {row['cpu_percent']:>6} "
               f"{published.get(row['task'], float('nan')):>12.0f}")
     total = sum(float(r["wall_s"]) for r in measured)
     print(f"sum of the cells: {total / 3600:.2f} h wall one cell after another; largest peak "

@@ -10,6 +10,7 @@ session by a fixture and copied into the test's own cache.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import shutil
@@ -205,18 +206,31 @@ def distilled(_distilled_builds, registry):
     return put
 
 
+@contextlib.contextmanager
+def served(folder: Path):
+    """`folder` served over HTTP on 127.0.0.1 (a free port) while the block runs; its address, ending in '/'."""
+    handler = lambda *a, **k: QuietHandler(*a, directory=str(folder), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture
 def wordsim_server(tmp_path, data_dir):
     """The WordSim files served over HTTP on 127.0.0.1 (a copy: one test alters it)."""
     folder = tmp_path / "served-wordsim"
     shutil.copytree(data_dir / "wordsim", folder)
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)  # noqa: E731
-    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with served(folder) as url:
+        yield folder, url
 
 
 def pytest_report_collectionfinish(config, start_path, items):

@@ -9,17 +9,17 @@ shared mirror (results/, committed), their provenance against the served commits
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+
+from tests.conftest import served as serving
 from tests.hubserver import ROOT, HubServer, git_repo, olah_command
 
 from harness.data import file_sha256
@@ -353,12 +353,8 @@ def bpemb_server(tmp_path, data_dir):
     with tarfile.open(served / "en" / "en.wiki.bpe.vs1000.d25.w2v.bin.tar.gz", "w:gz") as archive:
         archive.add(binary, arcname=f"data/en/{binary.name}")
     (served / "en" / "en.wiki.bpe.vs1000.vocab").unlink()
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serving(served) as url:
+        yield served, url
 
 
 def test_bpemb_files_are_mirrored_through_the_bpemb_package_and_run_offline(tmp_path, bpemb_server, data_dir):
