@@ -26,22 +26,43 @@ TASKS = ["WordSim", "BIOSSES", "STS12"]
 
 def _crash(folder: str, name: str, times: int, results: Path | None = None, written: tuple[str, ...] = ()) -> None:
     """Exit this worker process, as a crash would, the first `times` times `name` comes up (counted in a file).
-    It first waits until the driver has written the results of the tasks `written` under `results` (the cells this
-    unit finished before): like a real crash some time into the work, after what was yielded reached the driver."""
+    It first waits until the driver has received what this attempt's unit yielded before: its model's metadata
+    (`MetaCounting` counts them in `folder`) and the results of the tasks `written` (files under `results`) —
+    like a real crash some time into the work, not one racing the unit's earlier messages."""
     marker = Path(folder) / f"crashed-{name}"
     crashed = int(marker.read_text()) if marker.exists() else 0
     if crashed < times:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(crashed + 1))
+        metas = Path(folder) / "metas"
+
+        def received() -> bool:
+            return (metas.is_file() and len(metas.read_text()) > crashed
+                    and all(next(results.rglob(f"{task}.json"), None) for task in written))
+
         deadline = time.monotonic() + 300
-        while not all(next(results.rglob(f"{task}.json"), None) for task in written) and time.monotonic() < deadline:
-            time.sleep(0.05)  # polls for the files, an event the driver causes; no fixed wait
+        while not received() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polls for what the driver writes; no fixed wait
         os._exit(1)
 
 
+def meta_counting(folder: Path):
+    """A RayRunner that counts the model metadata it receives (one per unit) in `folder`/metas."""
+    from harness.distributed import RayRunner
+
+    class MetaCounting(RayRunner):
+        def save_meta(self, spec, meta):
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / "metas").open("a") as tally:
+                tally.write("m")
+            super().save_meta(spec, meta)
+
+    return MetaCounting
+
+
 def crashing_evaluate(task_name: str, times: int, folder: Path, results: Path):
-    """The runner's evaluate, but the worker dies on `task_name`'s first `times` attempts (after the results of the
-    cells its unit finished before have been written under `results`)."""
+    """The runner's evaluate, but the worker dies on `task_name`'s first `times` attempts (once the driver has
+    what the unit sent before: run it with `meta_counting(folder)`)."""
     from harness.runner import evaluate_cell
 
     finished = []
@@ -124,10 +145,8 @@ def test_ray_grid_gives_the_same_scores_as_a_local_run(tmp_path, ray_cluster, gr
 
 
 def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_cluster, grid, static_mirrors):
-    from harness.distributed import RayRunner
-
     specs, tasks = grid
-    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False,
+    report = meta_counting(tmp_path / "markers")(ResultStore(tmp_path / "r"), static_mirrors, progress=False,
                        evaluate=crashing_evaluate("MEN", 1, tmp_path / "markers", tmp_path / "r")).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "1"  # the first attempt really died
     assert [c.status for c in report.cells].count("done") == len(tasks)
@@ -137,10 +156,8 @@ def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_
 
 
 def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, grid, static_mirrors):
-    from harness.distributed import RayRunner
-
     specs, tasks = grid
-    report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
+    report = meta_counting(tmp_path / "markers")(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
                        evaluate=crashing_evaluate("MEN", 99, tmp_path / "markers", tmp_path / "r")).run(specs[:1], tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "2"  # first attempt + one retry
     status = {c.task: c.status for c in report.cells}
