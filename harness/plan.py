@@ -98,7 +98,8 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
     import mteb
 
     try:
-        stats = mteb.get_task(task_name).metadata.descriptive_stats
+        metadata = mteb.get_task(task_name).metadata
+        stats = metadata.descriptive_stats
     except Exception:  # noqa: BLE001 - no statistics is "size unknown", not an error
         return None
     if not stats:
@@ -111,7 +112,7 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
         block.get("total_text_length", 0) for key, block in split.items() if key.endswith("text_statistics") and block)
     if "num_samples" not in split or not chars:
         return None
-    documents = int(split.get("num_documents") or 0)
+    documents = int(split.get("num_documents") or 0) if metadata.type == "Retrieval" else 0  # a full-corpus search
     queries = SPLIT_QUERIES.get(task_name, int(split.get("num_queries") or 0)) if documents else 0
     return Size(int(split["num_samples"]), int(chars), queries, documents)
 
@@ -181,8 +182,9 @@ class CostModel:
 
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
-            for key in ((loader, family, group), (loader, family)):
-                points.setdefault(key, []).append((size, seconds, peak))
+            points.setdefault((loader, family, group), []).append((size, seconds, peak))
+            if not size.documents:  # the kind's fit over every group: cells without a search (characters alone)
+                points.setdefault((loader, family), []).append((size, seconds, peak))
 
         for obs in self.seen:
             if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
