@@ -37,6 +37,8 @@ def _crash(folder: str, name: str, times: int, results: Path | None = None, writ
         metas = Path(folder) / "metas"
 
         def received() -> bool:
+            if results is None:  # a crash in the model load: the unit has sent nothing yet
+                return True
             return (metas.is_file() and len(metas.read_text()) > crashed
                     and all(next(results.rglob(f"{task}.json"), None) for task in written))
 
