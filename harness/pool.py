@@ -16,7 +16,8 @@
   then are run again one at a time in a fresh worker, and the one that kills its worker again fails
   with a one-line reason; the other cells go on.
 - Workers watch their parent and end within a second when it dies (even by kill -9): only the parent
-  writes files, so nothing is left half-written and a rerun resumes.
+  writes files, through the atomic store, so no result file is ever half-written (a parent killed in
+  the middle of a write leaves a temporary file, which the next run removes) and a rerun resumes.
 - Memory: each worker holds torch, mteb and one model (`WORKER_MEMORY_GB`); N is lowered, with a
   warning, to what the available memory holds.
 """

@@ -22,6 +22,7 @@ import errno
 import json
 import math
 import os
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -93,15 +94,38 @@ def _umask() -> int:
     return 0o022
 
 
+def _writer_tag() -> str:
+    """The writer of a temporary file, in its name: this host and process (`<host>-<pid>-`)."""
+    return f"{socket.gethostname()}-{os.getpid()}-"
+
+
+def _writer_is_gone(tmp: Path) -> bool:
+    """True when the temporary file `tmp` was left by a process of this host that no longer runs (killed
+    in the middle of a write); False for a live writer, another host's, or a name without a writer."""
+    stem = tmp.name.removesuffix(".tmp")
+    parts = stem.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[0].endswith("." + socket.gethostname()):
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        return False
+    return False
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a part.
 
-    A failed write (full disk, read-only folder) raises a one-line `ResultsError` naming the file."""
+    The temporary file's name holds the writer's host and process id, so that a run can remove what a
+    killed writer left (`ResultStore.check_writable`). A failed write (full disk, read-only folder)
+    raises a one-line `ResultsError` naming the file."""
     path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_writer_tag()}", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary new file would be, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -449,7 +473,9 @@ class ResultStore:
         return self.model_dir(model_id, revision) / HARNESS_FOLDER / THROUGHPUT_FILE
 
     def check_writable(self) -> None:
-        """Fail now, in one line, when the folder cannot be created or written."""
+        """Fail now, in one line, when the folder cannot be created or written; then remove the temporary
+        files that writers killed in the middle of a write (kill -9, out of memory) left in it. Another
+        process's write in progress, here or on another host sharing the folder, is left alone."""
         probe = self.root / ".harness-write-check"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -458,6 +484,9 @@ class ResultStore:
         except OSError as exc:
             raise ResultsError(f"results folder '{self.root}' is not writable ({exc.strerror or exc}); "
                                "fix its permissions or give another --results-dir") from None
+        for tmp in self.root.glob("*/*/**/.*.tmp"):
+            if _writer_is_gone(tmp):
+                tmp.unlink(missing_ok=True)
 
     def completed(self, model_id: str, revision: str, key: TaskKey) -> ProtocolScore | None:
         """The task's protocol score when its file holds it (any mteb layout), else None."""

@@ -140,9 +140,12 @@ def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(stop, tmp_pat
     finished = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json") if p.name != "model_meta.json"}
     for path in folder.glob("*.json"):
         json.loads(path.read_text())  # every file there is whole
-    assert not list(folder.glob(".*.tmp"))
+    if stop == "Ctrl-C":
+        assert not list(folder.glob(".*.tmp"))  # an interrupted write is cleaned up by the writer itself
+    # a parent killed in the middle of a write leaves its temporary file: the rerun removes it
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
+    assert not list(folder.glob(".*.tmp"))
     assert f"{len(finished)} skipped" in rerun.stdout
     assert all((folder / name).stat().st_mtime_ns == mtime for name, mtime in finished.items())
 

@@ -49,10 +49,14 @@ def _crash(folder: str, name: str, times: int, results: Path | None = None, writ
 
 
 def meta_counting(folder: Path):
-    """A RayRunner that counts the model metadata it receives (one per unit) in `folder`/metas."""
+    """A RayRunner that counts the model metadata it receives (one per unit) in `folder`/metas, and runs one
+    unit at a time (a cell takes both CPUs of the test cluster), so the n-th metadata is the n-th attempt's."""
     from harness.distributed import RayRunner
 
     class MetaCounting(RayRunner):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, cpus_per_cell=2, **kwargs)
+
         def save_meta(self, spec, meta):
             folder.mkdir(parents=True, exist_ok=True)
             with (folder / "metas").open("a") as tally:

@@ -94,6 +94,30 @@ def test_results_folder_under_a_file_is_refused_up_front(tmp_path):
         ResultStore(tmp_path / "file" / "results").check_writable()
 
 
+KILLED_MID_WRITE = """
+import os, signal, sys
+from harness.results import ResultStore
+os.replace = lambda *_: os.kill(os.getpid(), signal.SIGKILL)  # killed after the write, before the rename
+ResultStore(sys.argv[1]).write("o/m", "r", "MEN", {"task_name": "MEN"})
+"""
+
+
+def test_a_run_removes_what_a_killed_writer_left_and_nothing_else(tmp_path):
+    """A writer killed in the middle of a write leaves its temporary file; the next run's check of the folder
+    removes it, but not a live writer's (this process) nor another host's (a folder shared by shards)."""
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_WRITE, str(tmp_path)], cwd=ROOT)
+    assert killed.wait() == -9
+    folder = tmp_path / "o__m" / "r"
+    left = [p.name for p in folder.glob(".*.tmp")]
+    assert len(left) == 1 and left[0].startswith(".MEN.json.")
+    live = folder / f".MEN.json.{os.uname().nodename}-{os.getpid()}-abc.tmp"
+    other_host = folder / f".MEN.json.elsewhere.example-{killed.pid}-abc.tmp"  # same dead pid, another host
+    live.write_text("")
+    other_host.write_text("")
+    ResultStore(tmp_path).check_writable()
+    assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, other_host.name])
+
+
 def test_completeness_needs_split_subset_and_the_protocol_metric(tmp_path):
     store = ResultStore(tmp_path)
     assert store.completed("o/m", "r", MEN) is None
