@@ -142,6 +142,10 @@ def _parse_distill(sub) -> None:
 def _parse_plot(sub) -> None:
     p = sub.add_parser("plot", help="the throughput-versus-score bubble plot from result files")
     p.add_argument("--out", default="reports", metavar="DIR", help="where the figure goes (default: reports)")
+    p.add_argument("--figure", default=None, metavar="CSV",
+                   help="the published figure's points (default: harness/reference/figure.csv)")
+    p.add_argument("--x-scale", choices=("linear", "log"), default="linear",
+                   help="the speed axis: linear, as the published figure's (default), or log")
     _add_reading(p)
 
 
@@ -500,9 +504,9 @@ def _warn(line: str) -> None:
 
 
 def cmd_plot(args) -> int:
-    from harness.plot import plot_data, render
+    from harness.plot import FIGURE, plot_data, render
 
-    data = plot_data(_context(args))
+    data = plot_data(_context(args), args.figure or FIGURE, args.x_scale)
     files = render(data, args.out)
     print(f"plot: {sum(len(p.points) for p in data.panels)} points in {len(data.panels)} panel(s) -> "
           + ", ".join(str(f) for f in files))

@@ -9,7 +9,8 @@ with Jinja2 from plain values computed here:
 - the ablation findings with their paired statistics (`harness.stats`), and the same statistics for
   every pair of models within each source, for the page's "compare two models" section;
 - every score record with its provenance (`Context.long`), shown per model on a click;
-- the throughput-versus-score figure (`harness.plot.plot_data`) drawn as SVG here;
+- the throughput-versus-score figure exactly as `harness plot` draws it (inline SVG), its points
+  clickable;
 - a heat map of the per-dataset scores.
 """
 
@@ -19,7 +20,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -189,8 +189,25 @@ def _models(ctx: Context) -> dict:
             "link": spec.link if spec else "",
             "registry": spec is not None,
             "speed": round(speed.sentences_per_second, 1) if speed else None,
+            "datasets": _side_by_side(ctx, name),
         }
     return out
+
+
+def _side_by_side(ctx: Context, model: str) -> list[list]:
+    """Per dataset (protocol order) with a score of either origin: [dataset, computed, published, computed −
+    published, the difference's colour class] ×100, None where missing."""
+    scores = {origin: table.loc[model] for origin, table in ctx.scores.items() if model in table.index}
+    rows = []
+    for d in ctx.datasets:
+        here, there = (scores[o][d.name] if o in scores else math.nan for o in ("computed", "published"))
+        if math.isnan(here) and math.isnan(there):
+            continue
+        value = lambda v: None if math.isnan(v) else round(100 * float(v), 4)  # noqa: E731
+        difference = None if math.isnan(here) or math.isnan(there) else round(100 * (float(here) - float(there)), 4)
+        rows.append([d.name, value(here), value(there), difference,
+                     "" if difference is None else _difference_class(difference)])
+    return rows
 
 
 def _records(ctx: Context) -> dict[str, list[list]]:
@@ -247,86 +264,24 @@ def _pair_values(result: Paired, groups: dict[str, str]) -> dict:
 
 # ---- figure -------------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 620, 400
-MARGIN = {"left": 64, "right": 150, "top": 34, "bottom": 52}
-
-
 def _figure(ctx: Context) -> dict:
-    """The throughput-versus-score panels as SVG geometry, or why there is no figure."""
-    from harness.plot import AREA_PER_MILLION, caption_text, plot_data
+    """The throughput-versus-score figure as `harness plot` draws it (the same panels, points and labels as
+    the PNG), inline SVG; its points carry ids `point<panel>-<model>` that the page makes clickable."""
+    import matplotlib.pyplot as plt
+
+    from harness.plot import caption_text, draw, plot_data, svg_text
 
     try:
         data = plot_data(ctx)
     except HarnessError as exc:
-        return {"error": str(exc), "panels": [], "caption": ""}
-    models = list(dict.fromkeys(m for p in data.panels for m in p.points["model"]))
-    colors = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    panels = [_panel(panel, colors, AREA_PER_MILLION) for panel in data.panels]
-    return {"error": "", "panels": panels, "caption": caption_text(data), "width": WIDTH, "height": HEIGHT}
-
-
-def _panel(panel, colors: dict[str, str], area_per_million: float) -> dict:
-    pts = panel.points.sort_values("params_m", ascending=False)
-    left, top = MARGIN["left"], MARGIN["top"]
-    plot_w, plot_h = WIDTH - left - MARGIN["right"], HEIGHT - top - MARGIN["bottom"]
-    lo, hi = float(pts["speed"].min()), float(pts["speed"].max())
-    x0, x1 = math.floor(math.log10(lo / 1.5)), math.ceil(math.log10(hi * 1.5))
-    if x1 <= x0:
-        x1 = x0 + 1
-    pad = max(1.0, (pts["score"].max() - pts["score"].min()) * 0.25)
-    y0, y1 = float(pts["score"].min() - pad), float(pts["score"].max() + pad)
-    sx = lambda v: left + plot_w * (math.log10(v) - x0) / (x1 - x0)  # noqa: E731
-    sy = lambda v: top + plot_h * (1 - (v - y0) / (y1 - y0))  # noqa: E731
-    x_ticks = [{"pos": round(sx(10 ** k), 1), "label": _decade(k)} for k in range(x0, x1 + 1)]
-    step = _nice_step((y1 - y0) / 5)
-    y_ticks = [{"pos": round(sy(v), 1), "label": f"{v:g}"}
-               for v in _frange(math.ceil(y0 / step) * step, y1, step)]
-    points = []
-    for p in pts.itertuples(index=False):
-        radius = math.sqrt(area_per_million * max(float(p.params_m), 0.0)) / 2  # matplotlib's points², as in plot.py
-        cx, cy = sx(p.speed), sy(p.score)
-        title = (f"{p.model}: {p.speed:,.0f} sentences/s (min {p.speed_min:,.0f}, max {p.speed_max:,.0f}); "
-                 f"score {p.score:.2f} ({SOURCES[p.source]}); {p.params_m:g}M parameters")
-        points.append({"model": p.model, "cx": round(cx, 1), "cy": round(cy, 1), "r": round(max(radius, 2.0), 1),
-                       "color": colors[p.model], "title": title, "lx": round(cx + max(radius, 2.0) + 4, 1),
-                       "ly": round(cy, 1)})
-    _spread_labels(points)
-    return {"title": panel.title, "y_label": panel.y_label, "x_ticks": x_ticks, "y_ticks": y_ticks,
-            "points": points, "left": left, "top": top, "width": plot_w, "height": plot_h,
-            "x_label": "sentences per second (log scale)"}
-
-
-def _decade(k: int) -> str:
-    return f"{10 ** k:,}" if 0 <= k <= 6 else f"1e{k}"
-
-
-def _nice_step(raw: float) -> float:
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-
-
-def _frange(start: float, stop: float, step: float) -> list[float]:
-    out, value = [], start
-    while value <= stop + 1e-9:
-        out.append(round(value, 6))
-        value += step
-    return out
-
-
-def _spread_labels(points: list[dict], gap: float = 12.0) -> None:
-    """Move labels apart vertically where two would overlap (same column of text, closer than `gap`)."""
-    for _ in range(50):
-        moved = False
-        ordered = sorted(points, key=lambda p: p["ly"])
-        for upper, lower in pairwise(ordered):
-            close = abs(upper["lx"] - lower["lx"]) < 120 and lower["ly"] - upper["ly"] < gap
-            if close:
-                shift = (gap - (lower["ly"] - upper["ly"])) / 2 + 0.1
-                upper["ly"] = round(upper["ly"] - shift, 1)
-                lower["ly"] = round(lower["ly"] + shift, 1)
-                moved = True
-        if not moved:
-            return
+        return {"error": str(exc), "svg": "", "caption": ""}
+    fig = draw(data)
+    try:
+        svg = svg_text(fig)
+    finally:
+        plt.close(fig)
+    svg = svg[svg.index("<svg"):]  # inline: without the XML declaration and doctype
+    return {"error": "", "svg": svg, "caption": caption_text(data)}
 
 
 # ---- heat map -----------------------------------------------------------------------------------

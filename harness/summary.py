@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.errors import HarnessError
 from harness.results import ScoreRecord, TaskKey
 
 SOURCES = {"paper": "published table", "published": "published per-task", "computed": "computed here"}
@@ -203,6 +205,57 @@ def published_table(name: str) -> pd.DataFrame:
               "pair_classification": "PairClass", "reranking": "Rank", "retrieval": "Ret", "sts": "STS",
               "summarization": "Sum", "pearl": "Pearl", "wordsim": "WordSim"}
     return df.rename(columns=rename).astype(float)
+
+
+FIGURE = Path(__file__).resolve().parent / "reference" / "figure.csv"
+"""The published figure's points (model, hub id, sentences/s, Avg (MTEB), parameters in millions, speed source)."""
+FIGURE_COLUMNS = ("model", "id", "sentences_per_second", "avg_mteb", "params_m", "speed_source")
+
+
+@dataclass(frozen=True)
+class FigurePoint:
+    """One circle of the published figure."""
+
+    model: str
+    id: str
+    speed: float
+    score: float
+    params_m: float
+    speed_source: str
+
+
+def read_figure(path: str | Path = FIGURE) -> list[FigurePoint]:
+    """The published figure's points; a malformed row is a one-line error naming the file and the row."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise HarnessError(f"figure points {path}: cannot read ({exc.strerror or exc})") from None
+    if not rows or tuple(h.strip() for h in rows[0]) != FIGURE_COLUMNS:
+        raise HarnessError(f"figure points {path}: the header must be {','.join(FIGURE_COLUMNS)}")
+    points = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(FIGURE_COLUMNS):
+            raise HarnessError(f"figure points {path}, row {line}: {len(row)} fields, expected "
+                               f"{len(FIGURE_COLUMNS)} ({','.join(FIGURE_COLUMNS)})")
+        values = dict(zip(FIGURE_COLUMNS, (cell.strip() for cell in row)))
+        numbers = {}
+        for name in ("sentences_per_second", "avg_mteb", "params_m"):
+            try:
+                numbers[name] = float(values[name])
+            except ValueError:
+                numbers[name] = math.nan
+            if not math.isfinite(numbers[name]) or numbers[name] <= 0 or (name == "avg_mteb" and numbers[name] > 100):
+                raise HarnessError(f"figure points {path}, row {line}: {name} {values[name]!r} is not a positive "
+                                   "number" + (" up to 100" if name == "avg_mteb" else ""))
+        if not values["model"]:
+            raise HarnessError(f"figure points {path}, row {line}: no model name")
+        points.append(FigurePoint(values["model"], values["id"], numbers["sentences_per_second"],
+                                  numbers["avg_mteb"], numbers["params_m"], values["speed_source"]))
+    return points
 
 
 def as_percent(table: pd.DataFrame) -> pd.DataFrame:

@@ -99,10 +99,12 @@ def published(data_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def results(data_dir, tmp_path_factory) -> Path:
-    """GloVe 6B 50d evaluated here on WordSim, BIOSSES and STS12, with a measured speed."""
+    """GloVe 6B 50d evaluated here on WordSim, BIOSSES and STS12, with a measured speed; potion-base-8M (the model
+    mirror) on BIOSSES and STS12, which have published twins."""
     root = tmp_path_factory.mktemp("page") / "results"
     common = ["--results-dir", str(root), "--data-dir", str(data_dir), "--offline", "--no-progress"]
     assert main(["run", "-m", "GloVe_6B_50d", "-t", "WordSim", "BIOSSES", "STS12", "--jobs", "1", *common]) == 0
+    assert main(["run", "-m", "potion-base-8M", "-t", "BIOSSES", "STS12", "--jobs", "1", *common]) == 0
     assert main(["speed", "-m", "GloVe_6B_50d", "--size", "100", *common]) == 0
     return root
 
@@ -138,14 +140,21 @@ def _numbers(values: list[str]) -> tuple[list[float], int]:
 
 # ---- the tests -----------------------------------------------------------------------------------
 
-def test_page_loads_offline_without_errors(page_path, tab):
+def test_page_loads_offline_without_errors(page_path, results, published, tab):
     page = tab(page_path)
     assert page.errors == [] and page.attempted == []
     text = page.page.inner_text("body")
     for source in ("published table", "published per-task", "computed here"):
         assert source in text
-    assert page.page.locator("#figure svg.panel").count() >= 1
-    assert page.page.locator("#figure svg g.point title").first.text_content().startswith("GloVe_6B_50d: ")
+    plot = page_path.parent / "plot"  # the figure `harness plot` writes from the same files is the page's, inline
+    assert main(["plot", "--results-dir", str(results), "--published", str(published), "--out", str(plot)]) == 0
+    svg = (plot / "throughput_vs_score.svg").read_text()
+    assert svg[svg.index("<svg"):].strip() in page_path.read_text()
+    # the published figure's 8, the same 8 here, and GloVe 6B 50d (the only model with a speed) on the partial panel
+    assert page.page.locator('#figure g[id^="point"]').count() == svg.count('<g id="point') == 8 + 8 + 1
+    page.page.locator('#figure g[id="point0-GloVe_300d"]').click()  # a circle of the published figure's panel
+    assert page.page.inner_text("#detail-title") == "GloVe_300d"
+    page.page.click("#detail-close")
     html = page_path.read_text()
     assert "<link rel=\"stylesheet\"" not in html and "<script src" not in html and "http://" not in html.split(
         "<script type=\"application/json\"")[0].replace("http://www.w3.org", "")
@@ -208,9 +217,11 @@ def test_a_click_on_a_model_shows_its_per_task_scores_and_files(page_path, tab):
                                           "Array.from(r.cells).map(c => c.textContent))")
     assert len(rows) == len(mine) > 50
     assert {r[5] for r in rows} == set(mine["source"])  # the result file of every score
-    assert all(r[2] == "published per-task" for r in rows)
+    assert [r[2] for r in rows[:2]] == ["computed here"] * 2 and {r[0] for r in rows[:2]} == {"BIOSSES", "STS12"}
+    assert all(r[2] == "published per-task" for r in rows[2:])
     assert {r[6] for r in rows} == {v or "not recorded" for v in mine["mteb_version"]}
-    assert all(r[10] == "not recorded" for r in rows)  # published files have no harness provenance
+    assert all(r[10] == "not recorded" for r in rows[2:])  # published files have no harness provenance
+    assert all(r[10] == "0.1.0" for r in rows[:2])
     page.page.click("#detail-close")
     assert not detail.is_visible()
 
@@ -219,6 +230,29 @@ def test_a_click_on_a_model_shows_its_per_task_scores_and_files(page_path, tab):
                                           "Array.from(r.cells).map(c => c.textContent))")
     assert len(rows) == 9 and all(r[2] == "computed here" and r[10] == "0.1.0" and r[8] != "not recorded"
                                   for r in rows)
+    assert page.errors == []
+
+
+def test_a_model_with_both_shows_computed_published_and_difference_per_dataset(page_path, tab):
+    """potion-base-8M, computed here on BIOSSES and STS12 and published on all 56: the drill-down puts each
+    dataset's two scores side by side with their difference, from the files the report wrote (per_task.csv)."""
+    page = tab(page_path)
+    page.page.locator("#table-main button.model[data-model='potion-base-8M']").first.click()
+    heads = page.page.eval_on_selector_all("#detail-datasets thead th", "hs => hs.map(h => h.textContent)")
+    assert heads == ["Dataset", "Computed here", "Published per-task", "Difference (computed − published)"]
+    rows = {r[0]: r[1:] for r in page.page.eval_on_selector_all(
+        "#detail-datasets tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")}
+    long = pd.read_csv(page_path.parent / "per_task.csv", keep_default_na=False)
+    mine = long[(long["model"] == "potion-base-8M") & (long["counted"].astype(str) == "True")]
+    score = {(o, d): 100 * float(v) for o, d, v in zip(mine["origin"], mine["dataset"], mine["score"])}
+    for dataset in ("BIOSSES", "STS12"):
+        here, there = score[("computed", dataset)], score[("published", dataset)]
+        assert rows[dataset] == [f"{here:.2f}", f"{there:.2f}", f"{'+' if here - there > 0 else ''}{here - there:.2f}"]
+    assert rows["Banking77Classification"][0] == "—" and rows["Banking77Classification"][2] == "—"
+    assert len(rows) == 56  # every MTEB dataset with a published score; WordSim and PEARL have none here
+    page.page.click("#detail-close")
+    page.page.locator('#figure g[id="point1-potion-base-8M"]').click()  # the same from its circle in the figure
+    assert page.page.inner_text("#detail-title") == "potion-base-8M"
     assert page.errors == []
 
 
@@ -270,7 +304,7 @@ def test_bad_inputs_still_render_and_say_what_is_missing(tmp_path, published, da
     body = page.page.inner_text("body")
     assert "No published per-task results were read" in body
     assert "1 of 1 computed scores come from files without provenance" in body
-    assert "No figure: plot: no model" in body  # no speed measured
+    assert "No speed measured here yet" in page.page.inner_text("#figure")  # the published figure, and no speed
     row = page.page.locator("#table-main tr[data-model='potion-base-8M'][data-source='computed']")
     na = row.locator("td.na").first
     assert "datasets missing" in na.get_attribute("title") and "Why:" in na.get_attribute("title")

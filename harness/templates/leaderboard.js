@@ -108,7 +108,23 @@
     parts.push(info.speed ? info.speed.toLocaleString("en") + " sentences/s measured here" : "no speed measured");
     parts.push(records.length + " task score(s)");
     document.getElementById("detail-info").textContent = parts.join(" · ");
-    const body = detail.querySelector("tbody");
+    const side = document.querySelector("#detail-datasets tbody");
+    side.textContent = "";
+    (info.datasets || []).forEach(function (d) {
+      const row = document.createElement("tr");
+      const number = function (v, signed) {
+        if (v === null) return td("—", "num na");
+        return td((signed && v > 0 ? "+" : "") + v.toFixed(2), "num");
+      };
+      row.appendChild(td(d[0]));
+      row.appendChild(number(d[1], false));
+      row.appendChild(number(d[2], false));
+      const diff = number(d[3], true);
+      if (d[4]) diff.className += " " + d[4];
+      row.appendChild(diff);
+      side.appendChild(row);
+    });
+    const body = detail.querySelector("#detail-table tbody");
     body.textContent = "";
     if (!records.length) {
       const row = body.insertRow();
@@ -142,6 +158,8 @@
   document.addEventListener("click", function (event) {
     const button = event.target.closest("button.model");
     if (button) showModel(button.dataset.model);
+    const point = event.target.closest('#figure g[id^="point"]');  // id: point<panel>-<model>
+    if (point) showModel(point.id.slice(point.id.indexOf("-") + 1));
   });
   document.getElementById("detail-close").addEventListener("click", function () { detail.hidden = true; });
   document.addEventListener("keydown", function (event) {
