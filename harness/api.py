@@ -19,7 +19,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.environ import environment, run_switches
 from harness.mirror import Mirrors
 
 PROBE_TEXTS = ("a static embedding", "the quick brown fox", "")
@@ -88,9 +89,10 @@ def _kind(model) -> str:
     return "object"
 
 
-def weights_digest(model) -> tuple[str, str]:
+def weights_digest(model, probe: np.ndarray | None = None) -> tuple[str, str]:
     """(sha256, what was hashed) of an in-memory model: its weights (model2vec: embedding matrix and tokenizer;
-    sentence-transformers: every tensor of the state dict), else its embeddings of PROBE_TEXTS."""
+    sentence-transformers: every tensor of the state dict), else its embeddings of PROBE_TEXTS (`probe`, when the
+    caller has them already)."""
     digest = hashlib.sha256()
     kind = _kind(model)
     if kind == "model2vec":
@@ -104,8 +106,9 @@ def weights_digest(model) -> tuple[str, str]:
             digest.update(key.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest(), "weights"
-    out = checked_output(_name_of(model), model.encode(list(PROBE_TEXTS)), len(PROBE_TEXTS))
-    digest.update(out.tobytes())
+    if probe is None:
+        probe = checked_output(_name_of(model), model.encode(list(PROBE_TEXTS)), len(PROBE_TEXTS))
+    digest.update(probe.tobytes())
     return digest.hexdigest(), "encode() outputs"
 
 
@@ -126,7 +129,7 @@ def in_memory(model, name: str | None) -> Resolved:
     kind = _kind(model)
     label = name or _name_of(model)
     probe = checked_output(label, model.encode(list(PROBE_TEXTS)), len(PROBE_TEXTS))  # before anything is written
-    sha, hashed = weights_digest(model)
+    sha, hashed = weights_digest(model, probe)
     if kind == "model2vec":
         n_params, family, loader = int(np.asarray(model.embedding).size), "static", "model2vec"
     elif kind == "sentence-transformers":
@@ -142,19 +145,13 @@ def in_memory(model, name: str | None) -> Resolved:
                     f"{hashed}")
     source = ModelSource("memory", f"{type(model).__module__}.{type(model).__qualname__}", f"sha256 of {hashed}",
                          commit=sha)
-    if kind == "model2vec":
-        from harness.loaders.model2vec_models import FRAMEWORK, LIBRARY, SETTINGS, Model2VecEncoder
+    if kind in ("model2vec", "sentence-transformers"):  # the loader kind's own adapter, framework and settings
+        from harness.loaders import make_info
+        from harness.loaders.model2vec_models import Model2VecEncoder
+        from harness.loaders.sentence_transformer_models import SentenceTransformerEncoder
 
-        info = EncoderInfo(label, spec.id, revision, loader, source, probe.shape[1], n_params, FRAMEWORK, LIBRARY,
-                           SETTINGS)
-        return Resolved(spec, Model2VecEncoder(model, info))
-    if kind == "sentence-transformers":
-        from harness.loaders.sentence_transformer_models import (FRAMEWORK, LIBRARY, SETTINGS,
-                                                                 SentenceTransformerEncoder)
-
-        info = EncoderInfo(label, spec.id, revision, loader, source, probe.shape[1], n_params, FRAMEWORK, LIBRARY,
-                           SETTINGS)
-        return Resolved(spec, SentenceTransformerEncoder(model, info))
+        adapter = Model2VecEncoder if kind == "model2vec" else SentenceTransformerEncoder
+        return Resolved(spec, adapter(model, make_info(spec, source, probe.shape[1], n_params)))
     info = EncoderInfo(label, spec.id, revision, loader, source, probe.shape[1], n_params, "NumPy",
                        type(model).__qualname__, "encode(list[str]) of the object")
     return Resolved(spec, ObjectEncoder(model, info))
@@ -173,34 +170,6 @@ def resolve_model(model, name: str | None = None, registry: Sequence[str | os.Pa
 
 
 # ---- evaluate --------------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def environment(**values: str | None) -> Iterator[None]:
-    """Set (a value) or leave (None) environment variables for the duration of a call, then restore them."""
-    before = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is not None:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def run_switches(offline: bool | None, probe_seeds: int | None) -> dict[str, str | None]:
-    """The environment a run's options set (as `harness run --offline --probe-seeds K` does)."""
-    if probe_seeds is not None and probe_seeds < 0:
-        raise HarnessError(f"--probe-seeds {probe_seeds}: must be 0 or more")
-    offline_vars = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
-    switches: dict[str, str | None] = {var: "1" for var in offline_vars} if offline else {}
-    if probe_seeds is not None:
-        switches["HARNESS_PROBE_SEEDS"] = str(probe_seeds)
-    return switches
-
 
 def evaluate(model, tasks: str | Sequence[str], *, name: str | None = None, results_dir: str | os.PathLike | None = None,
              jobs: int = 1, data_dir: str | os.PathLike | None = None, model_dir: str | os.PathLike | None = None,

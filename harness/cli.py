@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.environ import environment, run_switches
 from harness.logs import quiet_libraries
-from harness.mirror import Mirrors, set_offline
+from harness.mirror import Mirrors
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -303,7 +304,6 @@ def cmd_mirror(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from harness.api import run_switches
     from harness.registry import load_registry
     from harness.results import ResultStore
     from harness.runner import parse_shard
@@ -311,7 +311,6 @@ def cmd_run(args) -> int:
     specs = load_registry(args.registry).select(args.models)
     mirrors = Mirrors.from_options(args.data_dir, args.model_dir)
     shard = parse_shard(args.shard) if args.shard else None
-    os.environ.update(run_switches(None, args.probe_seeds))  # the process ends with the command
     if args.plan:
         return _plan(args, specs, mirrors, shard)
     runner = _runner(args, ResultStore(args.results_dir), mirrors)
@@ -551,10 +550,10 @@ COMMANDS = {"models": cmd_models, "tasks": cmd_tasks, "verify": cmd_verify, "mir
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_libraries(args.verbose)
-    if getattr(args, "offline", False):
-        set_offline()
     try:
-        return COMMANDS[args.command](args)
+        # the command's switches (offline, probe seeds), put back when it returns (main called from Python)
+        with environment(**run_switches(getattr(args, "offline", False), getattr(args, "probe_seeds", None))):
+            return COMMANDS[args.command](args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return EXIT_OK

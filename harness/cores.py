@@ -12,8 +12,8 @@ for a run one cell after another, the cores divided among the cells running at o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+
+from harness.environ import environment
 
 VARIABLE = "HARNESS_CELL_CORES"
 _JOBLIB = "LOKY_MAX_CPU_COUNT"
@@ -36,16 +36,6 @@ def cell_cores() -> int:
         return 1
 
 
-@contextmanager
-def given_cores(cores: int) -> Iterator[None]:
-    """Inside the block, the running cell may use `cores` cores."""
-    before = {name: os.environ.get(name) for name in (VARIABLE, _JOBLIB)}
-    os.environ[VARIABLE] = os.environ[_JOBLIB] = str(max(1, cores))
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def given_cores(cores: int):
+    """Inside the block (a context manager), the running cell may use `cores` cores."""
+    return environment(**dict.fromkeys((VARIABLE, _JOBLIB), str(max(1, cores))))

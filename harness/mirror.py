@@ -30,10 +30,8 @@ def is_offline() -> bool:
     return any(_env_flag(v) for v in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
-def set_offline() -> None:
-    """Switch this process (and the libraries it uses) to offline mode."""
-    for var in ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        os.environ[var] = "1"
+OFFLINE_VARIABLES = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+"""What switches the harness and the libraries it uses to offline mode (each set to 1)."""
 
 
 def cache_home() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -64,6 +65,23 @@ def test_run_writes_seven_files_then_resumes(tmp_path, data_dir, capsys):
     assert _run(tmp_path, data_dir, "-m", "GloVe_6B_50d", "-t", "MEN", "--overwrite") == 0
     assert "summary: 1 done, 0 skipped" in capsys.readouterr().out
     assert (folder / "MEN.json").stat().st_mtime_ns != before["MEN.json"]
+
+
+def test_a_command_called_from_python_puts_its_switches_back(tmp_path, data_dir, monkeypatch):
+    """`main(["run", "--offline", "--probe-seeds", "2", ...])` sets its switches for the command only: the calling
+    process's environment is as it was afterwards (a notebook calling the CLI's main twice gets what it asks)."""
+    from harness.mirror import OFFLINE_VARIABLES
+
+    for var in OFFLINE_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HARNESS_PROBE_SEEDS", "0")
+    switches = (*OFFLINE_VARIABLES, "HARNESS_PROBE_SEEDS")
+    before = {var: os.environ.get(var) for var in switches}
+    assert main(["run", "--offline", "--probe-seeds", "2", "--no-progress", "--jobs", "1", "--data-dir",
+                 str(data_dir), "--results-dir", str(tmp_path / "r"), "-m", "GloVe_6B_50d", "-t", "MEN"]) == 0
+    assert {var: os.environ.get(var) for var in switches} == before == {**dict.fromkeys(OFFLINE_VARIABLES),
+                                                                        "HARNESS_PROBE_SEEDS": "0"}
+    assert next((tmp_path / "r").rglob("MEN.json")).is_file()
 
 
 def test_resume_does_not_load_the_model(tmp_path, data_dir, glove):
