@@ -129,7 +129,10 @@ def plot_data(ctx: Context, figure: str | Path = FIGURE, x_scale: str = "linear"
             panels.append(Panel(f"The {shared} MTEB datasets computed here for every model",
                                 f"mean over {shared} MTEB datasets (not Avg (MTEB))", _frame(rows)))
     panels = [p for p in panels if len(p.points)]
-    plotted = {m for p in panels[1:] for m in p.points["model"]}
+    if not panels:
+        raise HarnessError(f"plot: nothing to draw: {_shown_path(figure)} has no points and no model in "
+                           f"{ctx.results_dir} has both a measured speed and MTEB scores (run `harness speed`)")
+    plotted = {m for p in panels if p.title != PUBLISHED_PANEL for m in p.points["model"]}
     left_out = {m: "no measured speed (run `harness speed`)" for m in ctx.models
                 if m not in speeds and m not in plotted and any(m in s.index for s in ctx.scores.values())}
     left_out.update({m: "no MTEB scores" if not shared else "no score on the shared MTEB datasets"

@@ -221,6 +221,11 @@ def test_a_malformed_figure_row_stops_plot_in_one_line(computed, tmp_path, capsy
     err = capsys.readouterr().err
     assert err == f"harness: error: figure points {bad}, row 4: sentences_per_second 'fast' is not a positive number\n"
     assert not (tmp_path / "o").exists()
+    bad.write_text(lines[0] + "\n")  # the header alone, and results without speeds: nothing to draw
+    (tmp_path / "none").mkdir()
+    assert main(["plot", "--results-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--published", "none",
+                 "--figure", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"harness: error: plot: nothing to draw: {bad} has no points")
 
 
 def test_without_speeds_the_published_figure_is_still_drawn_and_models_are_left_out(tmp_path, data_dir, glove,
