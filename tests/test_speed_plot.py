@@ -184,13 +184,13 @@ def test_the_figure_here_moves_measured_models_and_says_where_each_value_comes_f
     assert "BAAI/bge-base-en-v1.5: x the published figure's speed, y the published figure's value" in caption
 
 
-def test_the_published_panel_is_the_published_figure(computed, data_dir, tmp_path):
+def test_the_published_panel_is_the_published_figure(registry, data_dir, tmp_path):
     """The first panel draws the eight circles of the published figure where the published reference puts them
     (../shared/reference/paper_figure_points.csv, within 2 %), on a linear axis, area ∝ parameters, and the SVG
     keeps each label as text."""
     reference = pd.read_csv(data_dir.parent / "reference" / "paper_figure_points.csv").set_index("model")
-    results, reg = computed
-    data = plot_data(_context(results, reg))
+    (tmp_path / "r").mkdir()
+    data = plot_data(_context(tmp_path / "r", registry))  # no result needed: the published figure is its own
     fig = draw(data)
     ax = fig.axes[0]
     assert ax.get_title() == "The published figure" and ax.get_xscale() == "linear"
@@ -208,10 +208,11 @@ def test_the_published_panel_is_the_published_figure(computed, data_dir, tmp_pat
     assert all(f">{model}</text>" in svg or f">{model} " in svg for model in reference.index)
 
 
-def test_a_malformed_figure_row_stops_plot_in_one_line(computed, tmp_path, capsys):
+def test_a_malformed_figure_row_stops_plot_in_one_line(tmp_path, capsys):
     from harness.summary import FIGURE
 
-    results, reg = computed
+    results = tmp_path / "r"
+    results.mkdir()
     bad = tmp_path / "figure.csv"
     lines = FIGURE.read_text().splitlines()
     lines[3] = lines[3].replace("694.5", "fast")
@@ -222,8 +223,7 @@ def test_a_malformed_figure_row_stops_plot_in_one_line(computed, tmp_path, capsy
     assert err == f"harness: error: figure points {bad}, row 4: sentences_per_second 'fast' is not a positive number\n"
     assert not (tmp_path / "o").exists()
     bad.write_text(lines[0] + "\n")  # the header alone, and results without speeds: nothing to draw
-    (tmp_path / "none").mkdir()
-    assert main(["plot", "--results-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--published", "none",
+    assert main(["plot", "--results-dir", str(results), "--out", str(tmp_path / "o"), "--published", "none",
                  "--figure", str(bad)]) == 2
     assert capsys.readouterr().err.startswith(f"harness: error: plot: nothing to draw: {bad} has no points")
 
