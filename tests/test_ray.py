@@ -128,9 +128,10 @@ def _scores(root):
     return {name: doc["scores"] for name, doc in _docs(root).items()}
 
 
-def _fresh(spec, **update):
-    """The same model under another name, so that no worker has it loaded yet."""
-    return spec.model_copy(update={"name": f"{spec.name}-{len(update)}-{sorted(update.items())}", **update})
+def _fresh(spec, test: str, **update):
+    """The same model under a name of the test's own, so that no worker has it loaded yet (Ray keeps its workers,
+    and their last model, across the tests of a module, in any order)."""
+    return spec.model_copy(update={"name": f"{spec.name}-{test}", **update})
 
 
 def test_ray_grid_gives_the_same_scores_as_a_local_run(tmp_path, ray_cluster, grid, static_mirrors):
@@ -176,7 +177,7 @@ def test_a_worker_that_dies_loading_the_model_is_charged_to_the_model(tmp_path, 
     from harness.distributed import RayRunner
 
     specs, _ = grid
-    heavy = _fresh(specs[1], family="transformer")  # 2 CPUs a unit here: both cells in one unit
+    heavy = _fresh(specs[1], "dies-loading", family="transformer")  # 2 CPUs a unit here: both cells in one unit
     report = RayRunner(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
                        loader=crashing_loader(99, tmp_path / "markers")).run(
         [heavy], Catalogue().select(["MEN", "rel353"]))
@@ -264,7 +265,7 @@ def test_a_transformer_unit_runs_torch_on_the_cpus_of_the_node(tmp_path, ray_clu
     from harness.distributed import RayRunner
 
     specs, _ = grid
-    heavy = _fresh(specs[1], family="transformer")  # runs like a transformer cell: no GPU here, so 2 CPUs
+    heavy = _fresh(specs[1], "torch-cpus", family="transformer")  # runs like a transformer cell: no GPU here, so 2 CPUs
     report = RayRunner(ResultStore(tmp_path), static_mirrors, progress=False).run([heavy], Catalogue().select(["MEN"]))
     assert [c.status for c in report.cells] == ["done"]
     [doc] = _docs(tmp_path).values()
