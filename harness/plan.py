@@ -214,6 +214,9 @@ class CostModel:
         kind = [o.seconds for o in self.seen if o.loader == spec.loader and o.task == task.spec.name]
         if kind:
             return statistics.median(kind), f"measured ({spec.loader})"
+        calibrated = [float(r["seconds"]) for r in self._calibrated_cells(spec, task, size)]
+        if calibrated:
+            return statistics.median(calibrated), f"calibrated ({spec.loader}, same size)"
         for key in self._keys(spec, task):
             if size is not None and key in self.fits:
                 a, b, c = self.fits[key]
@@ -224,6 +227,13 @@ class CostModel:
                 return a + b * size.chars + c * size.searches, f"from size ({' '.join(k for k in key if k)} fit{far})"
         return None, "size unknown" if size is None else f"no {spec.loader} cell measured here"
 
+    def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
+        """The benchmarks' calibration cells of this loader kind on this task at this size (the same characters)."""
+        if size is None:
+            return []
+        return [r for r in self.calibrated if r["loader"] == spec.loader and r["task"] == task.spec.name
+                and int(float(r["chars"])) == size.chars]
+
     @staticmethod
     def _keys(spec, task) -> tuple[tuple, ...]:
         family = "transformer" if spec.family == "transformer" else "static"
@@ -231,6 +241,7 @@ class CostModel:
 
     def peak_gb(self, spec, task, size: Size | None) -> float:
         same = [o.peak_gb for o in self.seen if o.peak_gb and o.loader == spec.loader and o.task == task.spec.name]
+        same += [float(r["peak_gb"]) for r in self._calibrated_cells(spec, task, size) if r.get("peak_gb")]
         if same:
             return max(same)
         chars, queries = (size.chars, size.queries) if size else (0, 0)

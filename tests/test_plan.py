@@ -92,6 +92,25 @@ def test_cost_model_prefers_the_same_cell_then_the_same_kind_then_a_size_fit():
     assert model.seconds(spec, catalogue.tasks["turney"], None) == (None, "size unknown")
 
 
+def test_a_calibrated_cell_of_the_same_kind_task_and_size_is_taken_as_it_is():
+    """With nothing measured in the results folder, a benchmark's calibration cell of the same loader kind on the same
+    task at the same size is the projection (time and memory); one of another size is only a point of the fit."""
+    spec = load_registry().get("potion-base-8M").model_copy(update={"id": "m", "revision": "r"})
+    sts12, msmarco = mteb_size("STS12", "default"), mteb_size("MSMARCO", "default")
+    row = {"loader": "model2vec", "family": "static", "model": "other", "queries": 0, "documents": 0}
+    model = CostModel([], calibrated=[
+        {**row, "task": "STS12", "texts": sts12.texts, "chars": sts12.chars, "seconds": 7.5, "peak_gb": 1.1},
+        {**row, "task": "STS12", "texts": sts12.texts, "chars": sts12.chars, "seconds": 8.5, "peak_gb": 1.3},
+        {**row, "task": "MSMARCO", "texts": 1_000_043, "chars": 335_798_587, "queries": 43, "documents": 1_000_000,
+         "seconds": 90.0, "peak_gb": 1.4}])
+    catalogue = Catalogue()
+    assert model.seconds(spec, catalogue.tasks["STS12"], sts12) == (8.0, "calibrated (model2vec, same size)")
+    assert model.peak_gb(spec, catalogue.tasks["STS12"], sts12) == 1.3
+    assert model.seconds(spec, catalogue.tasks["MSMARCO"], msmarco)[1] == "no model2vec cell measured here"
+    other = load_registry().get("all-MiniLM-L6-v2")  # another loader kind: not its evidence
+    assert model.seconds(other, catalogue.tasks["STS12"], sts12) == (None, "no sentence-transformers cell measured here")
+
+
 def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
     """Two cells of the same size in characters, one with 43 queries and one with 6,666: the fit puts the
     difference on the search term, and projects a third from its characters and its searches."""
