@@ -31,6 +31,8 @@ import numpy as np
 GB_PER_GIGACHAR = 1.8
 """Peak memory per 10^9 characters of a cell's texts (0.6 GB over the base for the 3.4e8 characters of a
 1,000,000-passage MSMARCO stand-in: potion-base-8M, 1.5 GB peak against 0.9 GB on small tasks)."""
+MEMORY_REACH = 3
+"""How far (x the largest cell with a measured peak) a memory fit is followed; beyond, GB_PER_GIGACHAR."""
 BASE_GB = {"transformer": 1.5, "static": 1.0}
 """Peak of a worker on small tasks when no result file records one (all-MiniLM-L6-v2: 1.2 GB measured)."""
 
@@ -179,12 +181,15 @@ class CostModel:
         self.calibrated = calibration() if calibrated is None else list(calibrated)
         tasks = _mteb_tasks()
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
+        peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
 
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
             points.setdefault((loader, family, group), []).append((size, seconds, peak))
-            if not size.documents:  # the kind's fit over every group: cells without a search (characters alone)
+            if not size.documents:  # the kind's time fit over every group: cells without a search (characters alone)
                 points.setdefault((loader, family), []).append((size, seconds, peak))
+            for key in ((loader, family, group), (loader, family)) if peak else ():  # memory: every cell
+                peaks.setdefault(key, []).append((size, peak))
 
         for obs in self.seen:
             if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
@@ -198,8 +203,9 @@ class CostModel:
                      if len({s.chars for s, _, _ in pts}) >= 3}
         self.largest = {key: max(s.chars for s, _, _ in pts) for key, pts in points.items()}
         self.searched = {key: max(s.searches for s, _, _ in pts) for key, pts in points.items()}
-        self.memory = {key: _fit([((s.chars, s.queries), m) for s, _, m in pts if m]) for key, pts in points.items()
-                       if len({s.chars for s, _, m in pts if m}) >= 2}
+        self.memory = {key: _fit([((s.chars, s.queries), m) for s, m in pts]) for key, pts in peaks.items()
+                       if len({s.chars for s, _ in pts}) >= 2}
+        self.memory_reach = {key: max(s.chars for s, _ in pts) for key, pts in peaks.items()}
 
     def hardware(self) -> str:
         """Where the benchmarks' calibration cells were measured."""
@@ -248,7 +254,10 @@ class CostModel:
         for key in self._keys(spec, task):
             if key in self.memory:
                 a, b, c = self.memory[key]
-                return a + b * chars + c * queries
+                # beyond 3x the largest cell with a measured peak, a slope from small cells (fixed costs,
+                # noise) is not evidence: the fit at 3x that size, then GB_PER_GIGACHAR per 10^9 characters
+                reach = MEMORY_REACH * self.memory_reach[key]
+                return a + b * min(chars, reach) + c * queries + GB_PER_GIGACHAR * max(0, chars - reach) / 1e9
         return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9
 
     def project(self, spec, task) -> Projection:

@@ -111,6 +111,30 @@ def test_a_calibrated_cell_of_the_same_kind_task_and_size_is_taken_as_it_is():
     assert model.seconds(other, catalogue.tasks["STS12"], sts12) == (None, "no sentence-transformers cell measured here")
 
 
+def test_a_memory_fit_of_small_cells_is_not_followed_far_beyond_them():
+    """Peaks of small cells only (0.8 GB at 0.2M characters, 1.5 GB at 8.7M; one per task type, so the kind's fit over
+    every type is the one used): followed up to 3x the largest, then
+    GB_PER_GIGACHAR per 10^9 characters, not the small cells' steep slope (which put a 2.9e9-character cell at
+    over 200 GB)."""
+    from harness.plan import GB_PER_GIGACHAR, MEMORY_REACH
+
+    spec = load_registry().get("all-MiniLM-L6-v2").model_copy(update={"id": "m", "revision": "r"})
+    row = {"loader": "sentence-transformers", "family": "transformer", "model": "other", "queries": 0, "documents": 0,
+           "seconds": 1.0}
+    names = ("STS12", "Banking77Classification", "TwitterURLCorpus")
+    sizes = [mteb_size(name, subset) for name, subset in zip(names, ("default", "en", "default"))]
+    model = CostModel([], calibrated=[{**row, "task": n, "texts": z.texts, "chars": z.chars, "peak_gb": gb}
+                                      for n, z, gb in zip(names, sizes, (0.8, 0.85, 1.5))])
+    a, b, c = model.memory[("sentence-transformers", "transformer")]
+    largest = max(z.chars for z in sizes)
+    msmarco = mteb_size("MSMARCO", "default")
+    expected = a + b * MEMORY_REACH * largest + GB_PER_GIGACHAR * (msmarco.chars - MEMORY_REACH * largest) / 1e9
+    assert model.peak_gb(spec, Catalogue().tasks["MSMARCO"], msmarco) == pytest.approx(expected)
+    assert expected < a + b * msmarco.chars and expected < 12
+    sick = mteb_size("SICK-R", "default")  # within reach: the fit itself
+    assert model.peak_gb(spec, Catalogue().tasks["SICK-R"], sick) == pytest.approx(a + b * sick.chars)
+
+
 def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
     """Two cells of the same size in characters, one with 43 queries and one with 6,666: the fit puts the
     difference on the search term, and projects a third from its characters and its searches."""
