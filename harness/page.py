@@ -36,8 +36,6 @@ TEMPLATE = "leaderboard.html.j2"
 NOT_RECORDED = "not recorded"
 MAX_PAIRED_MODELS = 60
 """Above this many models in one source, the page leaves pairwise statistics to `harness compare`."""
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-           "#9c755f", "#bab0ac")
 AGREE, NEAR, OFF = 0.01, 0.05, 1.0
 """Difference classes (×100): within AGREE, within the flag tolerance NEAR, within OFF, beyond."""
 DETAIL_FIELDS = ("dataset", "task", "group", "origin", "score", "metric", "counted", "source", "mteb_version", "date",
@@ -198,12 +196,12 @@ def _side_by_side(ctx: Context, model: str) -> list[list]:
     """Per dataset (protocol order) with a score of either origin: [dataset, computed, published, computed −
     published, the difference's colour class] ×100, None where missing."""
     scores = {origin: table.loc[model] for origin, table in ctx.scores.items() if model in table.index}
+    value = lambda v: None if math.isnan(v) else round(100 * float(v), 4)  # noqa: E731
     rows = []
     for d in ctx.datasets:
         here, there = (scores[o][d.name] if o in scores else math.nan for o in ("computed", "published"))
         if math.isnan(here) and math.isnan(there):
             continue
-        value = lambda v: None if math.isnan(v) else round(100 * float(v), 4)  # noqa: E731
         difference = None if math.isnan(here) or math.isnan(there) else round(100 * (float(here) - float(there)), 4)
         rows.append([d.name, value(here), value(there), difference,
                      "" if difference is None else _difference_class(difference)])

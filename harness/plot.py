@@ -32,8 +32,7 @@ from harness.tables import Context
 
 AREA_PER_MILLION = 30.0
 """Circle area in points² per million parameters."""
-POINT_COLUMNS = ["model", "speed", "speed_min", "speed_max", "score", "params_m", "source", "x_source", "label",
-                 "hollow"]
+POINT_COLUMNS = ["model", "speed", "score", "params_m", "source", "x_source", "label", "hollow"]
 """`source`: where y comes from (a `SOURCES` key, or `figure`); `x_source`: `measured` or `figure`; `hollow`:
 drawn as an outline (a point of the figure here whose speed is the published one)."""
 X_SOURCES = {"measured": "measured here by `harness speed`", "figure": "the published figure's speed"}
@@ -74,9 +73,7 @@ def plot_data(ctx: Context, figure: str | Path = FIGURE, x_scale: str = "linear"
     def measured(model: str, score: float, source: str, size: float | None = None, label: str = "") -> dict:
         t = speeds[model]
         size = size or params.get(model) or (t.model.n_parameters or 0) / 1e6
-        return {"model": model, "speed": t.sentences_per_second, "speed_min": t.min, "speed_max": t.max,
-                "score": score, "params_m": size, "source": source, "x_source": "measured", "label": label or model,
-                "hollow": False}
+        return _point(model, t.sentences_per_second, score, size, source, "measured", label or model)
 
     def avg_mteb(model: str) -> tuple[float, str] | None:
         """Avg (MTEB) ×100 by the protocol from the 56 dataset scores: computed here first, then published."""
@@ -92,9 +89,7 @@ def plot_data(ctx: Context, figure: str | Path = FIGURE, x_scale: str = "linear"
     table = ctx.paper["main"]
     for fp in published_points:
         key = fp.model if fp.model in names else fp.id  # the model's name in the results (an id outside the registry)
-        paper_rows.append({"model": key, "speed": fp.speed, "speed_min": fp.speed, "speed_max": fp.speed,
-                           "score": fp.score, "params_m": fp.params_m, "source": "figure", "x_source": "figure",
-                           "label": fp.model, "hollow": False})
+        paper_rows.append(_point(key, fp.speed, fp.score, fp.params_m, "figure", "figure", fp.model))
         found = avg_mteb(key)
         if found:
             score, source = found
@@ -107,9 +102,8 @@ def plot_data(ctx: Context, figure: str | Path = FIGURE, x_scale: str = "linear"
         if key in speeds:
             here.append(measured(key, score, source, fp.params_m, " · ".join([fp.model, *marks])))
         else:
-            here.append({"model": key, "speed": fp.speed, "speed_min": fp.speed, "speed_max": fp.speed,
-                         "score": score, "params_m": fp.params_m, "source": source, "x_source": "figure",
-                         "label": " · ".join([fp.model, "published speed", *marks]), "hollow": True})
+            here.append(_point(key, fp.speed, score, fp.params_m, source, "figure",
+                               " · ".join([fp.model, "published speed", *marks]), hollow=True))
     shown = {p["model"] for p in here}
     for model in speeds:
         found = avg_mteb(model)
@@ -149,6 +143,13 @@ def plot_data(ctx: Context, figure: str | Path = FIGURE, x_scale: str = "linear"
 def _shown_path(path: str | Path) -> str:
     path = Path(path).resolve()
     return "harness/reference/figure.csv" if path == FIGURE else str(path)
+
+
+def _point(model: str, speed: float, score: float, params_m: float, source: str, x_source: str, label: str,
+           hollow: bool = False) -> dict:
+    """One row of a panel (`POINT_COLUMNS`)."""
+    return {"model": model, "speed": speed, "score": score, "params_m": params_m, "source": source,
+            "x_source": x_source, "label": label, "hollow": hollow}
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

@@ -33,11 +33,10 @@ os.environ.update(_home_vars(_SESSION_HOME))
 
 import pytest  # noqa: E402
 
-from harness.mirror import Mirrors  # noqa: E402
+from harness.mirror import OFFLINE_VARIABLES, Mirrors  # noqa: E402
 from harness.registry import load_registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-_OFFLINE_VARS = ("HARNESS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def _find_data_dir() -> Path | None:
@@ -106,7 +105,7 @@ def _home(tmp_path_factory, monkeypatch):
 def _offline(monkeypatch):
     """Tests never reach the network; variables set by the code under test are restored afterwards.
     Runs go one cell after another unless a test asks for workers (--jobs)."""
-    for var in _OFFLINE_VARS:
+    for var in OFFLINE_VARIABLES:
         monkeypatch.setenv(var, "1")
     monkeypatch.delenv("HARNESS_MODEL_DIR", raising=False)
     monkeypatch.setenv("HARNESS_JOBS", "1")

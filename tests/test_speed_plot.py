@@ -265,7 +265,7 @@ def test_the_throughput_table_puts_the_published_figures_ratio_beside_the_measur
 
 def test_labels_do_not_overlap_even_for_close_points():
     points = pd.DataFrame({"model": [f"model-{i}" for i in range(6)], "speed": [100 + i for i in range(6)],
-                           "speed_min": 90, "speed_max": 110, "score": [50 + 0.01 * i for i in range(6)],
+                           "score": [50 + 0.01 * i for i in range(6)],
                            "params_m": [1, 2, 4, 8, 16, 32], "source": "computed", "x_source": "measured",
                            "label": [f"model-{i}" for i in range(6)], "hollow": False})
     fig = draw(PlotData([Panel("t", "Avg (MTEB)", points)], {}, [], "c", "h"))
