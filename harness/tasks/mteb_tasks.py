@@ -24,6 +24,7 @@ from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder, EncoderInfo
 from harness.mirror import Mirrors
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
+from harness.tasks.mteb_search import CorpusSearch
 
 BENCHMARK = "MTEB(eng, v1)"
 SPLIT = "test"
@@ -68,6 +69,15 @@ class MtebEncoder:
 
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str, prompt_type=None, **kwargs) -> np.ndarray:
         return self.encoder.encode(input_texts(inputs))
+
+    def index(self, corpus, **kwargs) -> None:
+        """mteb's `SearchProtocol`: a retrieval task searches through `CorpusSearch` (mteb's own search with fewer
+        heap pushes, the same result)."""
+        self.corpus_search = CorpusSearch(self)
+        self.corpus_search.index(corpus, **kwargs)
+
+    def search(self, queries, **kwargs) -> dict[str, dict[str, float]]:
+        return self.corpus_search.search(queries, **kwargs)
 
     def similarity(self, embeddings1, embeddings2):
         from mteb.similarity_functions import cos_sim

@@ -1,0 +1,57 @@
+"""The harness's full-corpus search (`harness.tasks.mteb_search`) against mteb's own `SearchEncoderWrapper`:
+the same result, element for element and in the same order, on real data cut into many chunks."""
+
+from __future__ import annotations
+
+import datasets
+import mteb
+import pytest
+from mteb.models.search_wrappers import SearchEncoderWrapper
+
+from harness.tasks.mteb_search import CorpusSearch
+from harness.tasks.mteb_tasks import MtebEncoder, with_local_data
+
+
+@pytest.fixture(scope="module")
+def scifact(mirrors):
+    task, _ = with_local_data(mteb.get_task("SciFact", eval_splits=["test"]), mirrors)
+    task.load_data()
+    return task, task.dataset["default"]["test"]
+
+
+def _search(searcher, task, split, top_k: int, queries=None):
+    common = dict(task_metadata=task.metadata, hf_split="test", hf_subset="default", encode_kwargs={"batch_size": 32})
+    searcher.index(split["corpus"], **common, num_proc=None)
+    return searcher.search(queries if queries is not None else split["queries"], **common, top_k=top_k,
+                           top_ranked=None, num_proc=None)
+
+
+def _as_lists(result: dict[str, dict[str, float]]) -> list:
+    return [(qid, list(docs.items())) for qid, docs in result.items()]
+
+
+@pytest.mark.parametrize("top_k, chunk", [(1000, 400), (10, 250), (3, 5183)])
+def test_the_search_gives_mteb_s_result_in_mteb_s_order(scifact, glove, top_k, chunk):
+    task, split = scifact
+    model = MtebEncoder(glove)
+    expected = _search(SearchEncoderWrapper(model, corpus_chunk_size=chunk), task, split, top_k)
+    got = _search(CorpusSearch(model, corpus_chunk_size=chunk), task, split, top_k)
+    assert len(got) == 300 and all(len(docs) == min(top_k, 5183) for docs in got.values())
+    assert _as_lists(got) == _as_lists(expected)
+
+
+def test_ties_and_a_query_given_twice_end_as_in_mteb(scifact, glove):
+    """Every document three times (ties at every heap boundary) and a query id twice (one shared heap)."""
+    task, split = scifact
+    corpus = split["corpus"]
+    tripled = datasets.concatenate_datasets([corpus, corpus, corpus])
+    tripled = tripled.add_column("n", list(range(len(tripled)))).map(
+        lambda row: {"id": f"{row['id']}-{row['n'] % 3}"}).remove_columns("n")
+    queries = split["queries"].select(range(40))
+    queries = datasets.concatenate_datasets([queries, queries.select([0])])
+    model = MtebEncoder(glove)
+    doubled = {**split, "corpus": tripled}
+    expected = _search(SearchEncoderWrapper(model, corpus_chunk_size=700), task, doubled, 7, queries)
+    got = _search(CorpusSearch(model, corpus_chunk_size=700), task, doubled, 7, queries)
+    assert len(got) == 40
+    assert _as_lists(got) == _as_lists(expected)
