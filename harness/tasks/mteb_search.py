@@ -28,6 +28,12 @@ SEARCH_K_OFFSET = 1
 """Candidates per query and chunk beyond `top_k`, as `SearchEncoderWrapper._full_corpus_search` takes them."""
 
 
+def column_values(dataset, name: str) -> list:
+    """A `datasets.Dataset` column as a list, read from Arrow in one piece (`list(dataset[name])` reads it row by
+    row: a third of a second per 50,000 ids)."""
+    return dataset.select_columns([name]).with_format("arrow")[:][name].to_pylist()
+
+
 def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], query_embeddings, task_metadata,
                   hf_split: str, hf_subset: str, top_k: int, encode_kwargs: dict, encode_fn, similarity_fn,
                   num_proc: int | None = None) -> dict[str, list[tuple[float, str]]]:
@@ -41,7 +47,7 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
     best = None  # each query's best scores of all candidates so far, at most top_k, descending
     for start in range(0, len(task_corpus), corpus_chunk_size):
         chunk = task_corpus.select(range(start, min(start + corpus_chunk_size, len(task_corpus))))
-        chunk_ids = list(chunk["id"])
+        chunk_ids = column_values(chunk, "id")
         loader = create_dataloader(chunk, task_metadata=task_metadata, prompt_type=PromptType.document,
                                    batch_size=encode_kwargs.get("batch_size", 32), num_proc=num_proc)
         embeddings = encode_fn(loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
@@ -100,7 +106,7 @@ class CorpusSearch:
         query_embeddings = self.model.encode(loader, task_metadata=task_metadata, hf_split=hf_split,
                                              hf_subset=hf_subset, prompt_type=PromptType.query, **encode_kwargs)
         heaps = search_corpus(task_corpus=corpus, corpus_chunk_size=self.wrapper.corpus_chunk_size,
-                              query_ids=list(queries["id"]), query_embeddings=query_embeddings,
+                              query_ids=column_values(queries, "id"), query_embeddings=query_embeddings,
                               task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset, top_k=top_k,
                               encode_kwargs=encode_kwargs, encode_fn=self.model.encode,
                               similarity_fn=self.model.similarity, num_proc=num_proc)

@@ -24,7 +24,7 @@ from harness.data import DataSource, content_keyed_cache, resolve_dataset
 from harness.encoders import Encoder, EncoderInfo
 from harness.mirror import Mirrors
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
-from harness.tasks.mteb_search import CorpusSearch
+from harness.tasks.mteb_search import CorpusSearch, column_values
 
 BENCHMARK = "MTEB(eng, v1)"
 SPLIT = "test"
@@ -56,7 +56,7 @@ def input_texts(inputs) -> list[str]:
     dataset = getattr(inputs, "dataset", None)
     if (isinstance(dataset, datasets.Dataset) and "text" in dataset.column_names
             and isinstance(getattr(inputs, "sampler", None), SequentialSampler)):
-        return dataset.select_columns(["text"]).with_format("arrow")[:]["text"].to_pylist()
+        return column_values(dataset, "text")
     return [text for batch in inputs for text in batch["text"]]
 
 
