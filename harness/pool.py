@@ -163,15 +163,17 @@ class PoolRunner(Runner):
         self.jobs = jobs
         self.cores = usable_cores()
         self._warm: ProcessPoolExecutor | None = None
+        self._warming: list[Future] = []
 
     def start(self, specs=(), warm: int = 0) -> None:
-        """Start the workers now: they import torch, mteb and the models' libraries while the parent
-        builds the task catalogue."""
+        """Start workers now, at most one per model and task selector (`warm`; the cells are not known yet):
+        they import torch, mteb and the models' libraries while the parent builds the task catalogue. The
+        pool starts further workers when cells need them (a spawned pool starts its processes on demand), so
+        one big cell does not share the cores with workers importing what it will never use."""
         if self._warm is None and warm > 0:
             self._warm = self._pool(self.jobs)
             loaders = sorted({s.loader for s in specs})
-            for _ in range(self.jobs):
-                self._warm.submit(warm_up, loaders)
+            self._warming = [self._warm.submit(warm_up, loaders) for _ in range(min(self.jobs, warm))]
 
     def close(self) -> None:
         if self._warm is not None:
@@ -207,6 +209,8 @@ class PoolRunner(Runner):
         that were running); else two empty lists."""
         queue, in_flight = list(reversed(cells)), {}
         pool, self._warm = self._warm or self._pool(min(self.jobs, len(cells))), None  # the warm workers, once
+        wait(self._warming)  # a cell submitted while they import would start a worker of its own
+        self._warming = []
         with pool:
             while queue or in_flight:
                 while queue and len(in_flight) < self.jobs:

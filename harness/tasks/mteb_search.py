@@ -22,6 +22,7 @@ Reranking (a split with `top_ranked` documents) is left to mteb's `SearchEncoder
 from __future__ import annotations
 
 import heapq
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 SEARCH_K_OFFSET = 1
@@ -43,32 +44,41 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
     from mteb._create_dataloaders import create_dataloader
     from mteb.types import PromptType
 
+    def prepare(start: int):
+        """A chunk's document ids and mteb's loader of its texts (`create_dataloader` maps every row in Python)."""
+        chunk = task_corpus.select(range(start, min(start + corpus_chunk_size, len(task_corpus))))
+        return column_values(chunk, "id"), create_dataloader(
+            chunk, task_metadata=task_metadata, prompt_type=PromptType.document,
+            batch_size=encode_kwargs.get("batch_size", 32), num_proc=num_proc)
+
     heaps: dict[str, list[tuple[float, str]]] = {qid: [] for qid in query_ids}
     best = None  # each query's best scores of all candidates so far, at most top_k, descending
-    for start in range(0, len(task_corpus), corpus_chunk_size):
-        chunk = task_corpus.select(range(start, min(start + corpus_chunk_size, len(task_corpus))))
-        chunk_ids = column_values(chunk, "id")
-        loader = create_dataloader(chunk, task_metadata=task_metadata, prompt_type=PromptType.document,
-                                   batch_size=encode_kwargs.get("batch_size", 32), num_proc=num_proc)
-        embeddings = encode_fn(loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
-                               prompt_type=PromptType.document, **encode_kwargs)
-        scores = torch.as_tensor(similarity_fn(query_embeddings, embeddings))
-        values, positions = torch.topk(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), dim=1, largest=True)
-        del embeddings, scores
-        if best is not None and best.shape[1] == top_k:  # every heap is full: only a score >= its smallest counts
-            # (a query id given twice shares one heap, as in mteb, whose smallest is no lower than either's)
-            rows, cols = torch.nonzero(~(values < best[:, -1:]), as_tuple=True)  # NaN is kept, as a push would
-        else:
-            rows, cols = torch.nonzero(torch.ones_like(values, dtype=torch.bool), as_tuple=True)
-        merged = values if best is None else torch.cat([best, values], dim=1)
-        best = torch.topk(merged, min(top_k, merged.shape[1]), dim=1, largest=True).values
-        # row-major order: query by query, each query's candidates in topk order, as mteb's loop goes
-        for row, position, score in zip(rows.tolist(), positions[rows, cols].tolist(), values[rows, cols].tolist()):
-            heap = heaps[query_ids[row]]
-            if len(heap) < top_k:
-                heapq.heappush(heap, (score, chunk_ids[position]))
+    starts = range(0, len(task_corpus), corpus_chunk_size)
+    with ThreadPoolExecutor(1, thread_name_prefix="next-chunk") as ahead:  # the next chunk prepared meanwhile
+        coming = ahead.submit(prepare, starts[0]) if starts else None
+        for number in range(len(starts)):
+            chunk_ids, loader = coming.result()
+            if number + 1 < len(starts):
+                coming = ahead.submit(prepare, starts[number + 1])
+            embeddings = encode_fn(loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
+                                   prompt_type=PromptType.document, **encode_kwargs)
+            scores = torch.as_tensor(similarity_fn(query_embeddings, embeddings))
+            values, positions = torch.topk(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), dim=1, largest=True)
+            del embeddings, scores
+            if best is not None and best.shape[1] == top_k:  # every heap is full: only a score >= its smallest counts
+                # (a query id given twice shares one heap, as in mteb, whose smallest is no lower than either's)
+                rows, cols = torch.nonzero(~(values < best[:, -1:]), as_tuple=True)  # NaN is kept, as a push would
             else:
-                heapq.heappushpop(heap, (score, chunk_ids[position]))
+                rows, cols = torch.nonzero(torch.ones_like(values, dtype=torch.bool), as_tuple=True)
+            merged = values if best is None else torch.cat([best, values], dim=1)
+            best = torch.topk(merged, min(top_k, merged.shape[1]), dim=1, largest=True).values
+            # row-major order: query by query, each query's candidates in topk order, as mteb's loop goes
+            for row, position, score in zip(rows.tolist(), positions[rows, cols].tolist(), values[rows, cols].tolist()):
+                heap = heaps[query_ids[row]]
+                if len(heap) < top_k:
+                    heapq.heappush(heap, (score, chunk_ids[position]))
+                else:
+                    heapq.heappushpop(heap, (score, chunk_ids[position]))
     return heaps
 
 
