@@ -9,6 +9,11 @@
   split's queries times its corpus chunks, `Size.searches`); else "unknown".
 - Calibration beyond the offline data: `harness/reference/cell_costs.csv`, cells the benchmarks measured
   on full-size stand-ins (`bench/bench_bigcell.py`), with the hardware they ran on; they enter the fits.
+- Classification's undersampling: mteb reads a classification split's training labels one index at a time, over
+  every training row, once per experiment; with datasets >= 4 each read costs more the more Arrow batches the
+  split has (`bench/bench_label_reads.py`, calibrated in `harness/reference/label_reads.csv`), so this grows with
+  the square of the training rows and a large split (AmazonPolarity: 3.6 M rows) costs days whatever the model.
+  A projection from a fit adds it (the fit's points have it taken off); measured cells include it.
 - Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
   fit `peak = a + b x characters + c x queries` over recorded peaks and calibration cells, else a worker's
   base plus GB_PER_GIGACHAR per 10^9 characters.
@@ -18,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import json
@@ -45,6 +51,14 @@ class Size:
     """Queries of a retrieval split (0 elsewhere)."""
     documents: int = 0
     """Documents of a retrieval split's corpus (0 elsewhere)."""
+    train: int = 0
+    """Training rows of a classification split, whose labels mteb's undersampling reads one by one (0 elsewhere)."""
+    experiments: int = 0
+    """Times mteb's undersampling goes over the training rows (the task's `n_experiments`; 0 elsewhere)."""
+
+    @property
+    def label_reads(self) -> int:
+        return self.train * self.experiments
 
     @property
     def searches(self) -> int:
@@ -96,11 +110,13 @@ def corpus_chunk_size() -> int:
 @functools.lru_cache(maxsize=None)
 def mteb_size(task_name: str, subset: str) -> Size | None:
     """Texts and characters of the split the harness evaluates (mteb's statistics; MSMARCO's only split, dev,
-    stands for its test split), with its queries and documents for retrieval, or None when mteb has none."""
+    stands for its test split), with its queries and documents for retrieval and its training rows and experiments
+    for classification (mteb undersamples those), or None when mteb has none."""
     import mteb
 
     try:
-        metadata = mteb.get_task(task_name).metadata
+        task = mteb.get_task(task_name)
+        metadata = task.metadata
         stats = metadata.descriptive_stats
     except Exception:  # noqa: BLE001 - no statistics is "size unknown", not an error
         return None
@@ -116,7 +132,19 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
         return None
     documents = int(split.get("num_documents") or 0) if metadata.type == "Retrieval" else 0  # a full-corpus search
     queries = SPLIT_QUERIES.get(task_name, int(split.get("num_queries") or 0)) if documents else 0
-    return Size(int(split["num_samples"]), int(chars), queries, documents)
+    train, experiments = _undersampled(task, subset, stats)
+    return Size(int(split["num_samples"]), int(chars), queries, documents, train, experiments)
+
+
+def _undersampled(task, subset: str, stats: dict) -> tuple[int, int]:
+    """(training rows, experiments) of a task mteb undersamples label by label (its classification tasks), else 0s."""
+    from mteb.abstasks import AbsTaskClassification
+
+    train = stats.get(getattr(task, "train_split", "train"))
+    if not isinstance(task, AbsTaskClassification) or not train:
+        return 0, 0
+    train = (train.get("hf_subset_descriptive_stats") or {}).get(subset, train)
+    return int(train.get("num_samples") or 0), int(task.n_experiments)
 
 
 def task_size(task) -> Size | None:
@@ -172,19 +200,35 @@ def calibration(path: Path = CALIBRATION) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+LABEL_READS = Path(__file__).resolve().parent / "reference" / "label_reads.csv"
+"""Seconds of one label read by mteb's classification undersampling at several training sizes (written by
+bench/bench_label_reads.py): rows, Arrow batches, seconds per read, library versions and hardware."""
+
+
+def label_reads_lazy() -> bool:
+    """Whether `dataset[column]` is datasets' lazy `Column` (datasets >= 4), each item read a table operation; before,
+    it was a list and mteb's label reads cost nothing to speak of."""
+    import datasets
+
+    return int(datasets.__version__.split(".")[0]) >= 4
+
+
 class CostModel:
     """Projected seconds and peak memory of a cell, from this machine's result files and the benchmarks'
     calibration cells."""
 
-    def __init__(self, seen: Sequence[Observation], calibrated: Sequence[dict] | None = None):
+    def __init__(self, seen: Sequence[Observation], calibrated: Sequence[dict] | None = None,
+                 reads: Sequence[dict] | None = None):
         self.seen = list(seen)
         self.calibrated = calibration() if calibrated is None else list(calibrated)
+        self.reads = (calibration(LABEL_READS) if reads is None else list(reads)) if label_reads_lazy() else []
         tasks = _mteb_tasks()
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
         peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
 
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
+            seconds = max(0.0, seconds - self.undersampling(size))  # the fits are of everything else
             points.setdefault((loader, family, group), []).append((size, seconds, peak))
             if not size.documents:  # the kind's time fit over every group: cells without a search (characters alone)
                 points.setdefault((loader, family), []).append((size, seconds, peak))
@@ -197,6 +241,9 @@ class CostModel:
         for row in self.calibrated:
             size = Size(int(float(row.get("texts") or 0)), int(float(row["chars"])), int(float(row.get("queries") or 0)),
                         int(float(row.get("documents") or 0)))
+            full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
+            if full is not None and full.chars == size.chars:  # a full-size cell: the task's training rows too
+                size = dataclasses.replace(size, train=full.train, experiments=full.experiments)
             add(row["loader"], row["family"], row["task"], size, float(row["seconds"]),
                 float(row["peak_gb"]) if row.get("peak_gb") else None)
         self.fits = {key: _fit([((s.chars, s.searches), t) for s, t, _ in pts]) for key, pts in points.items()
@@ -206,6 +253,18 @@ class CostModel:
         self.memory = {key: _fit([((s.chars, s.queries), m) for s, m in pts]) for key, pts in peaks.items()
                        if len({s.chars for s, _ in pts}) >= 2}
         self.memory_reach = {key: max(s.chars for s, _ in pts) for key, pts in peaks.items()}
+
+    def undersampling(self, size: Size | None) -> float:
+        """Seconds of mteb's label-by-label undersampling of a classification split: its reads times the cost of a
+        read the benchmark measured on training splits of the same rows (its task's), interpolated by rows between
+        the splits it measured, in proportion beyond the largest; 0 without a calibration."""
+        if size is None or not size.label_reads or not self.reads:
+            return 0.0
+        points = sorted((int(r["rows"]), float(r["seconds_per_read"])) for r in self.reads)
+        rows, cost = zip(*points)
+        per_read = float(np.interp(size.train, rows, cost)) if size.train <= rows[-1] else \
+            cost[-1] * size.train / rows[-1]
+        return size.label_reads * per_read
 
     def hardware(self) -> str:
         """Where the benchmarks' calibration cells were measured."""
@@ -230,7 +289,12 @@ class CostModel:
                 far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
                 if size.searches > 10 * max(self.searched[key], 1):
                     far += f"; {size.queries:,} queries: search cost beyond what was measured"
-                return a + b * size.chars + c * size.searches, f"from size ({' '.join(k for k in key if k)} fit{far})"
+                fit = a + b * size.chars + c * size.searches
+                reads = self.undersampling(size)
+                if reads > max(60.0, 0.1 * fit):
+                    far += (f"; + {duration(reads)} of mteb's undersampling: {size.label_reads:,} label reads over "
+                            f"{size.train:,} training rows")
+                return fit + reads, f"from size ({' '.join(k for k in key if k)} fit{far})"
         return None, "size unknown" if size is None else f"no {spec.loader} cell measured here"
 
     def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
@@ -306,6 +370,9 @@ def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{round(seconds)} s"
     minutes = round(seconds / 60)
+    if minutes >= 48 * 60:
+        hours = round(seconds / 3600)
+        return f"{hours // 24} d {hours % 24:02d} h"
     return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 

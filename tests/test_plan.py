@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -66,8 +67,15 @@ def test_mteb_statistics_give_the_size_of_the_split_and_subset_evaluated():
                         "AmazonCounterfactualClassification.json").read_text())["test"]
     english = stats["hf_subset_descriptive_stats"]["en"]
     counterfactual = mteb_size("AmazonCounterfactualClassification", "en")
-    assert counterfactual == Size(english["num_samples"], english["text_statistics"]["total_text_length"])
+    train = json.loads((Path(mteb.__file__).parent / "descriptive_stats" / "Classification" /
+                        "AmazonCounterfactualClassification.json").read_text())["train"]["hf_subset_descriptive_stats"]
+    assert counterfactual == Size(english["num_samples"], english["text_statistics"]["total_text_length"],
+                                  train=train["en"]["num_samples"], experiments=10)
     assert counterfactual.texts < stats["num_samples"]  # the English subset, not all four
+    polarity = mteb_size("AmazonPolarityClassification", "default")
+    assert (polarity.texts, polarity.train, polarity.label_reads) == (400_000, 3_600_000, 36_000_000)
+    assert mteb_size("AmazonReviewsClassification", "en").train == 200_000  # the English training rows, of 1.2 M
+    assert fever.label_reads == 0 and mteb_size("STS12", "default").label_reads == 0
 
 
 def _obs(model, task, seconds, loader="model2vec", peak=None):
@@ -156,6 +164,44 @@ def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
     seconds, basis = model.seconds(spec, Catalogue().tasks["HotpotQA"], hotpot)
     assert seconds == pytest.approx(a + b * hotpot.chars + c * hotpot.searches)
     assert seconds > a + b * hotpot.chars + 0.5 * c * hotpot.searches > 0 and "Retrieval fit" in basis
+
+
+READS = [{"task": "SmallClassification", "rows": 10_000, "seconds_per_read": 40e-6},
+         {"task": "LargeClassification", "rows": 1_000_000, "seconds_per_read": 500e-6},
+         {"task": "AmazonPolarityClassification", "rows": 3_600_000, "seconds_per_read": 8e-3}]
+"""Label-read costs the benchmark measured: 40 us at 10,000 training rows, 0.5 ms at 1 M, 8 ms at AmazonPolarity's."""
+
+
+def test_a_classification_projection_adds_mteb_s_label_by_label_undersampling(monkeypatch):
+    """Three small classification cells make the fit (each with its undersampling taken off); AmazonPolarity is
+    projected from it plus 36 M label reads at the cost measured at its training rows, and the basis says so;
+    the others' reads cost what is interpolated between the measured sizes; Imdb's add too little to be named."""
+    import harness.plan
+
+    spec = load_registry().get("potion-base-8M").model_copy(update={"id": "x", "revision": "r"})
+    names = {"Banking77Classification": "en", "EmotionClassification": "default",
+             "TweetSentimentExtractionClassification": "default"}
+    sizes = {n: mteb_size(n, subset) for n, subset in names.items()}
+    per_read = lambda train: 40e-6 + (500e-6 - 40e-6) * (train - 10_000) / 990_000  # noqa: E731 - all three in range
+    row = {"loader": "model2vec", "family": "static", "model": "m", "queries": 0, "documents": 0, "peak_gb": 1.0}
+    calibrated = [{**row, "task": n, "texts": z.texts, "chars": z.chars,  # 10 s + 1 s per 100,000 characters + reads
+                   "seconds": 10.0 + z.chars / 1e5 + z.label_reads * per_read(z.train)} for n, z in sizes.items()]
+    model = CostModel([], calibrated=calibrated, reads=READS)
+    for n, z in sizes.items():
+        assert z.label_reads > 0 and 10_000 < z.train < 1_000_000
+        assert model.undersampling(z) == pytest.approx(z.label_reads * per_read(z.train))
+    a, b, _ = model.fits[("model2vec", "static", "Classification")]
+    assert (a, b) == (pytest.approx(10.0, rel=1e-3), pytest.approx(1e-5, rel=1e-3))  # the fit is of the rest
+    polarity = mteb_size("AmazonPolarityClassification", "default")
+    seconds, basis = model.seconds(spec, Catalogue().tasks["AmazonPolarityClassification"], polarity)
+    assert seconds == pytest.approx(a + b * polarity.chars + 36_000_000 * 8e-3, rel=1e-3)
+    assert "of mteb's undersampling: 36,000,000 label reads over 3,600,000 training rows" in basis
+    assert harness.plan.duration(seconds) == "3 d 08 h"
+    imdb = mteb_size("ImdbClassification", "default")
+    assert "undersampling" not in model.seconds(spec, Catalogue().tasks["ImdbClassification"], imdb)[1]
+    assert model.undersampling(dataclasses.replace(polarity, train=7_200_000)) == pytest.approx(72e6 * 16e-3)
+    monkeypatch.setattr(harness.plan, "label_reads_lazy", lambda: False)  # datasets < 4: labels come as a list
+    assert CostModel([], calibrated=calibrated, reads=READS).undersampling(polarity) == 0
 
 
 @pytest.fixture
