@@ -13,7 +13,9 @@
   every training row, once per experiment; with datasets >= 4 each read costs more the more Arrow batches the
   split has (`bench/bench_label_reads.py`, calibrated in `harness/reference/label_reads.csv`), so this grows with
   the square of the training rows and a large split (AmazonPolarity: 3.6 M rows) costs days whatever the model.
-  A projection from a fit adds it (the fit's points have it taken off); measured cells include it.
+  A projection from a fit adds it (the fit's points have it taken off); measured cells include it. The harness
+  requires datasets < 4 (pyproject.toml), whose `dataset[column]` is a list: this is charged only where a later
+  datasets was installed regardless.
 - Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
   fit `peak = a + b x characters + c x queries` over recorded peaks and calibration cells, else a worker's
   base plus GB_PER_GIGACHAR per 10^9 characters.

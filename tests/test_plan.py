@@ -175,9 +175,11 @@ READS = [{"task": "SmallClassification", "rows": 10_000, "seconds_per_read": 40e
 def test_a_classification_projection_adds_mteb_s_label_by_label_undersampling(monkeypatch):
     """Three small classification cells make the fit (each with its undersampling taken off); AmazonPolarity is
     projected from it plus 36 M label reads at the cost measured at its training rows, and the basis says so;
-    the others' reads cost what is interpolated between the measured sizes; Imdb's add too little to be named."""
+    the others' reads cost what is interpolated between the measured sizes; Imdb's add too little to be named.
+    (With datasets >= 4 installed; the harness requires an earlier one, where the labels come as a list.)"""
     import harness.plan
 
+    monkeypatch.setattr(harness.plan, "label_reads_lazy", lambda: True)
     spec = load_registry().get("potion-base-8M").model_copy(update={"id": "x", "revision": "r"})
     names = {"Banking77Classification": "en", "EmotionClassification": "default",
              "TweetSentimentExtractionClassification": "default"}
@@ -200,8 +202,20 @@ def test_a_classification_projection_adds_mteb_s_label_by_label_undersampling(mo
     imdb = mteb_size("ImdbClassification", "default")
     assert "undersampling" not in model.seconds(spec, Catalogue().tasks["ImdbClassification"], imdb)[1]
     assert model.undersampling(dataclasses.replace(polarity, train=7_200_000)) == pytest.approx(72e6 * 16e-3)
-    monkeypatch.setattr(harness.plan, "label_reads_lazy", lambda: False)  # datasets < 4: labels come as a list
+    monkeypatch.setattr(harness.plan, "label_reads_lazy", lambda: False)  # datasets < 4: the labels are a list
     assert CostModel([], calibrated=calibrated, reads=READS).undersampling(polarity) == 0
+
+
+def test_the_installed_datasets_hands_mteb_a_column_as_a_list():
+    """mteb's classification reads a split's labels one index at a time (`dataset[column][i]`, 10 times over the
+    training rows): cheap from a list, days from datasets 4's lazy Column on AmazonPolarity. pyproject.toml pins
+    datasets below 4 for it; this fails if an install lets a later one in."""
+    import datasets
+
+    from harness.plan import label_reads_lazy
+
+    column = datasets.Dataset.from_dict({"label": [0, 1, 1]})["label"]
+    assert isinstance(column, list) and not label_reads_lazy()
 
 
 @pytest.fixture
