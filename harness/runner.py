@@ -315,8 +315,26 @@ def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirror
     except DataUnavailableError as exc:
         return CellOutcome("unavailable", error=one_line(exc))
     except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the run goes on
+        if interrupted(exc):
+            raise KeyboardInterrupt from exc
         log.debug("task %s failed for %s", task.spec.name, spec.name, exc_info=True)
         return CellOutcome("failed", seconds=time.perf_counter() - start, error=one_line(exc))
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether an error is a Ctrl-C in disguise: a library turned the KeyboardInterrupt into its own error (a
+    wrapper raised from it), or cancelled its work on SIGINT (pyarrow's `ArrowCancelled`, whose `signum` says which
+    signal). Such a cell stops the run as an interrupt; it is not a failed cell the run goes on after."""
+    import signal
+
+    seen: BaseException | None = exc
+    for _ in range(20):  # the chain of causes and contexts, bounded
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt) or getattr(seen, "signum", None) == signal.SIGINT:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Runner:

@@ -196,7 +196,7 @@ def test_interrupted_run_resumes_without_redoing_finished_tasks(
     proc.send_signal(getattr(signal, signal_name))
     out, err = proc.communicate(timeout=120)
     if signal_name == "SIGINT":
-        assert proc.returncode == 130 and "interrupted; finished tasks are saved" in err
+        assert proc.returncode == 130 and "interrupted; finished tasks are saved" in err, err[-3000:]
     else:
         assert proc.returncode == -signal.SIGKILL
     finished = {p.stem: p.stat().st_mtime_ns for p in folder.glob("*.json") if p.stem != "model_meta"}
@@ -210,3 +210,52 @@ def test_interrupted_run_resumes_without_redoing_finished_tasks(
     for name, mtime in finished.items():
         assert (folder / f"{name}.json").stat().st_mtime_ns == mtime
     assert len(list(folder.glob("*.json"))) == 8
+
+
+def test_a_ctrl_c_a_library_turned_into_its_own_error_still_stops_the_run():
+    """pyarrow cancels a long read on SIGINT with `ArrowCancelled` (an Exception carrying the signal), and datasets
+    wraps errors of dataset preparation in its own: a cell failing that way is an interrupt, not a failed cell."""
+    import signal
+
+    import pyarrow.lib
+
+    from harness.runner import interrupted
+
+    cancelled = pyarrow.lib.ArrowCancelled("Operation cancelled", signum=signal.SIGINT)
+    wrapped = RuntimeError("An error occurred while generating the dataset")
+    wrapped.__cause__ = cancelled
+    from_ctrl_c = ValueError("while reading")
+    from_ctrl_c.__context__ = KeyboardInterrupt()
+    assert interrupted(cancelled) and interrupted(wrapped) and interrupted(from_ctrl_c)
+    other = RuntimeError("a real failure")
+    other.__cause__ = pyarrow.lib.ArrowCancelled("Operation cancelled", signum=signal.SIGTERM)
+    assert not interrupted(other) and not interrupted(ValueError("bad data"))
+
+
+def test_a_cell_whose_library_cancelled_it_on_ctrl_c_raises_the_interrupt():
+    """The runner's cell: an error from a Ctrl-C (here pyarrow's, wrapped by the data library) is raised as the
+    KeyboardInterrupt the CLI turns into "interrupted; finished tasks are saved"; any other error is a failed cell.
+    (A stand-in task: a real SIGINT landing inside a pyarrow read cannot be timed in a test.)"""
+    import signal
+    import types
+
+    import pyarrow.lib
+
+    from harness.registry import load_registry
+    from harness.runner import evaluate_cell
+    from harness.tasks import Catalogue
+
+    spec = load_registry().get("potion-base-8M")
+    real = Catalogue().tasks["BIOSSES"]
+
+    def failing(error):
+        def evaluate(encoder, mirrors):
+            raise error
+        return types.SimpleNamespace(spec=real.spec, evaluate=evaluate)
+
+    wrapped = RuntimeError("An error occurred while generating the dataset")
+    wrapped.__cause__ = pyarrow.lib.ArrowCancelled("Operation cancelled", signum=signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_cell(spec, failing(wrapped), None, Mirrors())
+    outcome = evaluate_cell(spec, failing(RuntimeError("a real failure")), None, Mirrors())
+    assert outcome.status == "failed" and "a real failure" in outcome.error
