@@ -1,5 +1,9 @@
 """Errors the harness reports to users as one line each."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+
 
 class HarnessError(Exception):
     """A user-facing error: one line that names the culprit and what to do about it."""
@@ -27,3 +31,14 @@ class ModelUnavailableError(HarnessError):
 
 class ResultsError(HarnessError):
     """A results file cannot be read or written."""
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the exceptions behind it, nearest first: each one's `__cause__` (raise ... from), else its
+    `__context__` (raised while handling)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

@@ -33,7 +33,7 @@ from typing import Literal, Protocol
 
 import harness
 from harness.data import CHECKSUM_FILE, file_sha256, read_checksums, visible_files
-from harness.errors import HarnessError
+from harness.errors import HarnessError, causes
 from harness.hub import RepoType, RevisionNotFound, checksum_problems, endpoint, listing, resolve_commit, snapshot
 from harness.mirror import MANIFEST, read_manifest
 from harness.results import write_json_atomic, write_text_atomic
@@ -438,12 +438,7 @@ def human(n: int | None) -> str:
 
 def is_write_error(exc: BaseException) -> OSError | None:
     """The OSError behind `exc` when it is the mirror's own folder that cannot be written (full, read-only)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in _WRITE_ERRORS:
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return next((e for e in causes(exc) if isinstance(e, OSError) and e.errno in _WRITE_ERRORS), None)
 
 
 def run_items(items: Sequence[Item], out: Path, echo: Callable[[str], None]) -> list[Item]:

@@ -27,7 +27,7 @@ import harness
 from harness.cores import given_cores, usable_cores
 from harness.encoders import Encoder, EncoderInfo
 from harness.loaders import load_encoder
-from harness.errors import DataUnavailableError, HarnessError, ResultsError
+from harness.errors import DataUnavailableError, HarnessError, ResultsError, causes
 from harness.mirror import Mirrors, is_offline
 from harness.spec import ModelSpec
 from harness.results import ResultStore, TaskKey, null_non_finite, protocol_score
@@ -327,14 +327,7 @@ def interrupted(exc: BaseException) -> bool:
     signal). Such a cell stops the run as an interrupt; it is not a failed cell the run goes on after."""
     import signal
 
-    seen: BaseException | None = exc
-    for _ in range(20):  # the chain of causes and contexts, bounded
-        if seen is None:
-            return False
-        if isinstance(seen, KeyboardInterrupt) or getattr(seen, "signum", None) == signal.SIGINT:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(e, KeyboardInterrupt) or getattr(e, "signum", None) == signal.SIGINT for e in causes(exc))
 
 
 class Runner:
