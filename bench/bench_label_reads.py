@@ -49,8 +49,9 @@ def split_of(rows: int, chars: int, folder: Path):
 
 def training_split(task, subset: str) -> tuple[int, int]:
     """(rows, mean characters) of the training split mteb undersamples, from its statistics (the subset's)."""
-    train = task.metadata.descriptive_stats[task.train_split]
-    train = (train.get("hf_subset_descriptive_stats") or {}).get(subset, train)
+    from harness.plan import subset_stats
+
+    train = subset_stats(task.metadata.descriptive_stats[task.train_split], subset)
     return int(train["num_samples"]), round(train["text_statistics"]["total_text_length"] / train["num_samples"])
 
 

@@ -127,7 +127,7 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
     split = stats.get("test") or (next(iter(stats.values())) if len(stats) == 1 else None)
     if split is None:
         return None
-    split = (split.get("hf_subset_descriptive_stats") or {}).get(subset, split)
+    split = subset_stats(split, subset)
     chars = split.get("number_of_characters") or sum(
         block.get("total_text_length", 0) for key, block in split.items() if key.endswith("text_statistics") and block)
     if "num_samples" not in split or not chars:
@@ -145,8 +145,13 @@ def _undersampled(task, subset: str, stats: dict) -> tuple[int, int]:
     train = stats.get(getattr(task, "train_split", "train"))
     if not isinstance(task, AbsTaskClassification) or not train:
         return 0, 0
-    train = (train.get("hf_subset_descriptive_stats") or {}).get(subset, train)
+    train = subset_stats(train, subset)
     return int(train.get("num_samples") or 0), int(task.n_experiments)
+
+
+def subset_stats(split: dict, subset: str) -> dict:
+    """A split's statistics for one subset (mteb keeps them under `hf_subset_descriptive_stats`), else the split's."""
+    return (split.get("hf_subset_descriptive_stats") or {}).get(subset, split)
 
 
 def task_size(task) -> Size | None:

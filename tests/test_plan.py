@@ -63,12 +63,11 @@ def test_mteb_statistics_give_the_size_of_the_split_and_subset_evaluated():
     assert fever.searches == 6_666 * 109 and msmarco.searches == 43 * 177  # mteb searches 50,000 documents at a time
     import mteb
 
-    stats = json.loads((Path(mteb.__file__).parent / "descriptive_stats" / "Classification" /
-                        "AmazonCounterfactualClassification.json").read_text())["test"]
+    both = json.loads((Path(mteb.__file__).parent / "descriptive_stats" / "Classification" /
+                       "AmazonCounterfactualClassification.json").read_text())
+    stats, train = both["test"], both["train"]["hf_subset_descriptive_stats"]
     english = stats["hf_subset_descriptive_stats"]["en"]
     counterfactual = mteb_size("AmazonCounterfactualClassification", "en")
-    train = json.loads((Path(mteb.__file__).parent / "descriptive_stats" / "Classification" /
-                        "AmazonCounterfactualClassification.json").read_text())["train"]["hf_subset_descriptive_stats"]
     assert counterfactual == Size(english["num_samples"], english["text_statistics"]["total_text_length"],
                                   train=train["en"]["num_samples"], experiments=10)
     assert counterfactual.texts < stats["num_samples"]  # the English subset, not all four
