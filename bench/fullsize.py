@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from harness.plan import SPLIT_QUERIES
+from harness.tasks.shared_corpora import SHARED_CORPORA
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_ROWS = 8
@@ -56,10 +57,9 @@ SPLIT_SHAPES = {name: {"queries": queries} for name, queries in SPLIT_QUERIES.it
 """Counts of the split the harness evaluates where mteb's statistics describe another (`harness.plan.SPLIT_QUERIES`:
 MSMARCO's test split, 43 queries, where the statistics are of its dev split's 6,980). (With the dev split's
 queries, mteb's per-query merging of each corpus chunk's top 1,000 dominates the cell.)"""
-SHARED_CORPORA = {"FEVER": "fever-corpus", "ClimateFEVER": "fever-corpus"}
-"""Tasks whose hub repos hold the same corpus: it is written once, in `<out>/_shared/<name>.jsonl.gz`, and each
-task's `corpus.jsonl.gz` links to it; a task whose corpus is larger (ClimateFEVER: 25 more documents) gets the
-rest in `corpus-extra.jsonl.gz`."""
+# Tasks whose hub repos hold the same corpus (`SHARED_CORPORA`, the harness's own list): it is written once, in
+# `<out>/_shared/<name>.jsonl.gz`, and each task's `corpus.jsonl.gz` links to it; a task whose corpus is larger
+# (ClimateFEVER: 25 more documents) gets the rest in `corpus-extra.jsonl.gz`.
 VOCABULARY = """
 the of and to in is that for it as was with be by on not he this are or his from at which but have an they you
 were her she there one all we their can has been if more when will would who so no time people year years

@@ -75,6 +75,8 @@ class EncoderInfo:
 @runtime_checkable
 class Encoder(Protocol):
     info: EncoderInfo
+    # An encoder may say `per_text = True` when a text's embedding never depends on the other texts of the call
+    # (bit for bit): a corpus two tasks share is then encoded once (`harness.tasks.shared_corpora`).
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` into a `(len(texts), dim)` float32 array."""

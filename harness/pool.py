@@ -40,6 +40,7 @@ from harness.mirror import Mirrors
 from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, limited_threads, model_meta, one_line,
                             static_threads)
 from harness.spec import ModelSpec
+from harness.tasks.shared_corpora import partners_last
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +133,12 @@ def run_cell(spec: ModelSpec, task, mirrors: Mirrors, threads: int, loader: Call
 
 def largest_first(cells: list[Cell], estimate: Callable[[Cell], float | None] | None) -> list[Cell]:
     """The cells by projected time, longest first (unknown ones after, in grid order), so that a giant cell
-    does not start last and hold the run up alone."""
-    if estimate is None:
-        return list(cells)
-    times = {cell.key: estimate(cell) for cell in cells}
-    return sorted(cells, key=lambda c: (times[c.key] is None, -(times[c.key] or 0.0)))
+    does not start last and hold the run up alone; a cell whose corpus an earlier cell of its model encodes goes
+    last, to take the kept embeddings instead of encoding them at the same time (`partners_last`)."""
+    if estimate is not None:
+        times = {cell.key: estimate(cell) for cell in cells}
+        cells = sorted(cells, key=lambda c: (times[c.key] is None, -(times[c.key] or 0.0)))
+    return partners_last(list(cells))
 
 
 class _InOrder:

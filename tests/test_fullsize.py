@@ -107,7 +107,7 @@ def test_summarization_has_summeval_columns(generated):
 
 
 def test_fever_and_climatefever_share_one_corpus_file(generated, tmp_path):
-    shared = generated / "_shared" / "fever-corpus.jsonl.gz"
+    shared = generated / "_shared" / "fever-wikipedia.jsonl.gz"
     for repo in ("mteb/fever", "mteb/climate-fever"):
         link = generated / repo / "corpus.jsonl.gz"
         assert link.is_symlink() and link.resolve() == shared.resolve()
@@ -120,7 +120,7 @@ def test_fever_and_climatefever_share_one_corpus_file(generated, tmp_path):
     fullsize.generate(["ClimateFEVER"], tmp_path, fraction)
     base = scaled(stats("Retrieval", "FEVER")["num_documents"], 8, fraction)
     extra = scaled(stats("Retrieval", "ClimateFEVER")["num_documents"], 8, fraction) - base
-    assert len(rows(tmp_path / "_shared/fever-corpus.jsonl.gz")) == base and extra == 1
+    assert len(rows(tmp_path / "_shared/fever-wikipedia.jsonl.gz")) == base and extra == 1
     assert [r["_id"] for r in rows(tmp_path / "mteb/climate-fever/corpus-extra.jsonl.gz")] == [f"d{base}"]
     assert not (tmp_path / "mteb" / "fever").exists()
 

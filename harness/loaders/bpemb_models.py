@@ -29,6 +29,9 @@ SETTINGS = "bpemb: mean of the BPE pieces' vectors"
 class BPEmbEncoder:
     """BPEmb subword vectors, averaged over the pieces of each text."""
 
+    per_text = True
+    """A text's embedding depends on that text alone."""
+
     def __init__(self, bpemb, info: EncoderInfo):
         self.bpemb = bpemb
         self.vectors = np.asarray(bpemb.vectors, dtype=np.float32)

@@ -28,6 +28,9 @@ PARALLEL_THRESHOLD = 10_000
 class Model2VecEncoder:
     """A model2vec `StaticModel`."""
 
+    per_text = True
+    """A text's embedding is the mean of its own token vectors, whatever else the call holds."""
+
     def __init__(self, model, info: EncoderInfo):
         self.model = model
         self.info = info

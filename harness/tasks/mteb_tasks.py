@@ -25,6 +25,7 @@ from harness.encoders import Encoder, EncoderInfo
 from harness.mirror import Mirrors
 from harness.tasks import TaskFamily, TaskOutcome, TaskSpec
 from harness.tasks.mteb_search import CorpusSearch, column_values
+from harness.tasks.shared_corpora import EmbeddingStore, store_for
 
 BENCHMARK = "MTEB(eng, v1)"
 SPLIT = "test"
@@ -63,11 +64,17 @@ def input_texts(inputs) -> list[str]:
 class MtebEncoder:
     """mteb's encoder protocol over a harness `Encoder`: all texts of a call are embedded in one go."""
 
-    def __init__(self, encoder: Encoder):
+    def __init__(self, encoder: Encoder, documents: EmbeddingStore | None = None):
         self.encoder = encoder
+        self.documents = documents
+        """Where the documents of a corpus shared with another task are kept (`harness.tasks.shared_corpora`)."""
         self.mteb_model_meta = mteb_model_meta(encoder.info)
 
     def encode(self, inputs, *, task_metadata, hf_split: str, hf_subset: str, prompt_type=None, **kwargs) -> np.ndarray:
+        from mteb.types import PromptType
+
+        if self.documents is not None and prompt_type == PromptType.document:
+            return self.documents.encode(input_texts(inputs), self.encoder.encode)
         return self.encoder.encode(input_texts(inputs))
 
     def index(self, corpus, **kwargs) -> None:
@@ -139,8 +146,9 @@ class MtebTask:
         import mteb
 
         task, source = with_local_data(self.factory(), mirrors, self.on_hub)
+        shared = store_for(self.spec.name, encoder)
         with content_keyed_cache(source):
-            result = mteb.evaluate(MtebEncoder(encoder), task, cache=None, overwrite_strategy="always",
+            result = mteb.evaluate(MtebEncoder(encoder, shared and shared[1]), task, cache=None, overwrite_strategy="always",
                                    show_progress_bar=False, raise_error=True)
         (task_result,) = result.task_results
         doc = task_result.to_dict()
@@ -149,7 +157,8 @@ class MtebTask:
             dataset_revision=doc.get("dataset_revision") or "",
             data=source,
             extra={"hub_path": self.dataset_path, "mteb_evaluation_time": doc.get("evaluation_time"),
-                   **({"aggregate": self.aggregate} if self.aggregate else {})},
+                   **({"aggregate": self.aggregate} if self.aggregate else {}),
+                   **({"shared_corpus": {"name": shared[0], **shared[1].summary()}} if shared else {})},
         )
 
 
