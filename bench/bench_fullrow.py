@@ -5,13 +5,16 @@ appended to a CSV as each cell ends (a rerun measures only the cells the CSV lac
 the row's wall time one cell after another. Scores on stand-ins mean nothing.
 
     .venv/bin/python bench/bench_fullrow.py --data /tmp/fullsize --csv /tmp/fullrow.csv [--model potion-base-8M]
-        [--fraction 1.0] [--tasks NAME...] [--largest-first] [--calibrate] [--measured-only]
+        [--fraction 1.0] [--tasks NAME...] [--largest-first] [--calibrate] [--measured-only] [--cache DIR]
 
-A dataset `--data` lacks is generated (seeded) just before its cell. `--calibrate` adds the measured cells to
-`harness/reference/cell_costs.csv`, the calibration of `harness run --plan`; `--measured-only` measures nothing
-(for a row stopped part-way: the cells the CSV holds). At the end the CSV's cells are listed next to the
-evaluation times of the model's published result files, where the data mirror has them, with the CPU seconds
-each took (wall time x CPU %, which another load on the machine changes less than the wall time).
+Each cell has a HOME of its own; the harness cache is the row's (`--cache`, default a temporary folder for the
+invocation), as in a user's run: ClimateFEVER measured after FEVER takes FEVER's kept embeddings (`taken` in the
+CSV; such a cell is not added to the calibration). A dataset `--data` lacks is generated (seeded) just before its
+cell. `--calibrate` adds the measured cells to `harness/reference/cell_costs.csv`, the calibration of `harness run
+--plan`; `--measured-only` measures nothing (for a row stopped part-way: the cells the CSV holds). At the end the
+CSV's cells are listed next to the evaluation times of the model's published result files, where the data mirror has
+them, with the CPU seconds each took (wall time x CPU %, which another load on the machine changes less than the
+wall time).
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ["model", "loader", "family", "task", "fraction", "texts", "chars", "wall_s", "cell_s", "peak_rss_gb",
-          "cell_peak_gb", "cpu_percent", "status", "cpu", "cores", "date"]
+          "cell_peak_gb", "cpu_percent", "status", "taken", "cpu", "cores", "date"]
+"""`taken`: documents whose embeddings the cell took from a corpus another cell of the row kept."""
 
 
-def measure(model: str, task: str, data: Path, work: Path) -> dict:
-    """One cell in a fresh process: wall, peak RSS of the process tree, CPU %, the cell's own figures."""
+def measure(model: str, task: str, data: Path, work: Path, cache: Path) -> dict:
+    """One cell in a fresh process: wall, peak RSS of the process tree, CPU %, the cell's own figures. The
+    harness's cache (`cache`) is the row's: what one cell keeps for another (a shared corpus's embeddings) is
+    there, as in a user's run of the row."""
     results, home = work / "results", work / "home"
-    env = {**os.environ, "HOME": str(home), "HARNESS_CACHE_DIR": str(home / "harness"), "HARNESS_JOBS": "1"}
+    env = {**os.environ, "HOME": str(home), "HARNESS_CACHE_DIR": str(cache), "HARNESS_JOBS": "1"}
     cmd = [sys.executable, "-m", "harness.cli", "run", "--offline", "--no-progress", "-m", model, "-t", task,
            "--data-dir", str(data), "--model-dir", str(ROOT.parent / "shared" / "models"), "--results-dir",
            str(results)]
@@ -49,6 +55,7 @@ def measure(model: str, task: str, data: Path, work: Path) -> dict:
             "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
             "cell_s": round(doc["evaluation_time"], 1) if doc else "",
             "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2) if doc else "",
+            "taken": doc["harness"]["data"].get("shared_corpus", {}).get("taken", 0) if doc else "",
             "status": "done" if doc and os.waitstatus_to_exitcode(status) == 0 else
             f"failed: {child.stderr.read().strip().splitlines()[-1:]}"}
 
@@ -77,6 +84,8 @@ def main() -> None:
     parser.add_argument("--largest-first", action="store_true", help="measure the largest datasets first")
     parser.add_argument("--measured-only", action="store_true",
                         help="measure nothing: list (and with --calibrate, calibrate on) what the CSV holds")
+    parser.add_argument("--cache", type=Path, help="the harness cache the row's cells share (default: a temporary "
+                        "folder for this invocation; FEVER's kept embeddings serve ClimateFEVER there)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
     sys.path.insert(0, str(ROOT))
@@ -92,6 +101,8 @@ def main() -> None:
         tasks = sorted(tasks, key=lambda t: -getattr(mteb_size(t.spec.name, t.spec.subset), "chars", 0))
     done = {(r["model"], r["task"], float(r["fraction"])) for r in _rows(args.csv) if r["status"] == "done"}
     cpu = hardware()["cpu"]
+    row_cache = tempfile.TemporaryDirectory(prefix="fullrow-cache-")
+    cache = args.cache or Path(row_cache.name)
     for task in [] if args.measured_only else tasks:
         name = task.spec.name
         if (spec.name, name, args.fraction) in done:
@@ -100,7 +111,7 @@ def main() -> None:
             generate([name], args.data, args.fraction, log=print)
         size = mteb_size(name, task.spec.subset)
         with tempfile.TemporaryDirectory() as work:
-            figures = measure(spec.name, name, args.data, Path(work))
+            figures = measure(spec.name, name, args.data, Path(work), cache)
         row = {"model": spec.name, "loader": spec.loader, "family": spec.family, "task": name,
                "fraction": args.fraction, "texts": round(size.texts * args.fraction) if size else "",
                "chars": round(size.chars * args.fraction) if size else "", **figures, "cpu": cpu,
@@ -108,6 +119,7 @@ def main() -> None:
         _append(args.csv, row)
         print(f"{name:40s} {row['wall_s']:>8} s wall {row['cell_s']:>8} s cell {row['peak_rss_gb']:>6} GB "
               f"{row['cpu_percent']:>4} % CPU  {row['status']}", flush=True)
+    row_cache.cleanup()
     report(args, spec, tasks)
 
 
@@ -119,6 +131,16 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _append(path: Path, row: dict) -> None:
+    """One row more; a CSV of an earlier version of this benchmark (other columns) is rewritten with these."""
+    if path.is_file():
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+        if header != FIELDS:
+            rows = _rows(path)
+            with open(path, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=FIELDS, restval="")
+                writer.writeheader()
+                writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
     new = not path.is_file()
     with open(path, "a", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -168,7 +190,8 @@ def calibrate(measured: list[dict]) -> None:
              "texts": r["texts"], "chars": r["chars"], **search_shape(r["task"], float(r["fraction"])),
              "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"], "cpu": r["cpu"], "cores": r["cores"],
              "date": r["date"], "source": "bench/bench_fullrow.py"}
-            for r in measured if r["status"] == "done" and r["chars"]]
+            for r in measured if r["status"] == "done" and r["chars"] and not int(r.get("taken") or 0)]
+    # (a cell that took another's kept embeddings is not what the plan projects: a cell on its own)
     keys = {(r["model"], r["task"], str(r["chars"]), r["source"]) for r in rows}
     kept = [r for r in _rows(CALIBRATION) if (r["model"], r["task"], r["chars"], r["source"]) not in keys]
     with open(CALIBRATION, "w", newline="", encoding="utf-8") as fh:
