@@ -221,9 +221,10 @@ def evaluate(model, tasks: str | Sequence[str], *, name: str | None = None, resu
 
 
 def local_runner(store, mirrors: Mirrors, jobs: int, *, overwrite: bool = False, progress: bool = True, echo=None,
-                 loader=None):
-    """The runner of a run on this machine: one cell after another here (jobs 1), else a pool of `jobs` workers;
-    `loader` (a model already loaded) runs here."""
+                 loader=None, default_jobs: bool = False):
+    """The runner of a run on this machine: one cell after another here (jobs 1), else a pool of `jobs` workers
+    (`default_jobs`: `jobs` was not asked for, and the run may stay here when that is faster); `loader` (a model
+    already loaded) runs here."""
     from harness.runner import Runner
 
     common = dict(overwrite=overwrite, progress=progress, echo=echo)
@@ -232,7 +233,7 @@ def local_runner(store, mirrors: Mirrors, jobs: int, *, overwrite: bool = False,
     if jobs > 1:
         from harness.pool import PoolRunner
 
-        return PoolRunner(store, mirrors, jobs=jobs, **common)
+        return PoolRunner(store, mirrors, jobs=jobs, default_jobs=default_jobs, **common)
     return Runner(store, mirrors, **common)
 
 

@@ -169,8 +169,9 @@ def _parse_run(sub) -> None:
     p.add_argument("--plan", action="store_true",
                    help="print each pending cell's size, projected time and peak memory and the total; run nothing")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
-                   help="worker processes on this machine (env HARNESS_JOBS; default: the usable cores; 1: one "
-                        "cell after another in this process)")
+                   help="worker processes on this machine (env HARNESS_JOBS; default: the usable cores, or this "
+                        "process when the projected cells are shorter than the workers' start-up; 1: one cell after "
+                        "another in this process)")
     p.add_argument("--probe-seeds", type=int, metavar="K",
                    help="ppdb/ppdb_filtered: retrain the probe with K further seeds for the seed spread "
                         "(env HARNESS_PROBE_SEEDS; default 0: the protocol's seed only; the main job uses 4)")
@@ -340,14 +341,20 @@ def _cost_model(results_dir: str):
 
 def _announce(runner, pending: list, jobs: int) -> None:
     """The projected total of a run in one line, and every cell projected over the available memory."""
-    from harness.plan import ordering, summary
-    from harness.pool import available_memory_gb
+    from harness.plan import duration, ordering, summary
+    from harness.pool import available_memory_gb, here_is_faster
 
     if not pending:  # a resumed run with nothing left: nothing to project
         return
     model = _cost_model(runner.store.root)
     projections = {cell.key: model.project(cell.spec, cell.task) for cell in pending}
     runner.estimate = ordering(projections)
+    seconds = [p.seconds for p in projections.values()]
+    if getattr(runner, "default_jobs", False) and here_is_faster(seconds, jobs):
+        runner.here, jobs = True, 1
+        print(f"running in this process, one cell after another: {len(seconds)} cell(s) projected at "
+              f"{duration(sum(seconds))}, no longer than the {runner.jobs} workers would take with their start-up "
+              "(--jobs N to use workers regardless)")
     memory = available_memory_gb()
     line, over = summary(list(projections.values()), jobs, memory)
     print(line)
@@ -395,7 +402,8 @@ def _runner(args, store, mirrors: Mirrors):
         from harness.api import local_runner
         from harness.pool import choose_jobs
 
-        return local_runner(store, mirrors, choose_jobs(args.jobs), **common)
+        asked = args.jobs is not None or bool(os.environ.get("HARNESS_JOBS"))
+        return local_runner(store, mirrors, choose_jobs(args.jobs), default_jobs=not asked, **common)
     if args.jobs is not None:
         raise HarnessError("--jobs and --ray: choose one (Ray decides its own workers)")
     from harness.distributed import RayRunner

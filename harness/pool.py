@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 
 WORKER_MEMORY_GB = 1.5
 """Peak memory of one worker with all-MiniLM-L6-v2 on the offline tasks (1.2 GB measured), rounded up."""
+
+WORKER_START_S = 6.0
+"""What a pool costs before its workers' first cells can end: spawning them, importing torch, mteb and the model's
+library, loading the model (the four classification datasets of bench/bench_jobs.py --tasks: 4.6 s more with two
+workers than one after another, though the two workers split 11 s of cells; rounded up)."""
 
 _CACHE = WorkerCache()
 """This process's catalogue and model when it serves as a pool worker (unused by the parent)."""
@@ -84,6 +89,17 @@ def choose_jobs(requested: int | None) -> int:
                     jobs, memory, WORKER_MEMORY_GB, fit)
         jobs = fit
     return jobs
+
+
+def here_is_faster(seconds: Sequence[float | None], jobs: int) -> bool:
+    """Whether projected cells end sooner one after another in this process than dealt to `jobs` workers that
+    start first: one cell, or cells whose sum is within a pool's start-up of what the pool would take. Cells of
+    unknown time: the pool."""
+    from harness.plan import makespan
+
+    if not seconds or any(s is None for s in seconds):
+        return False
+    return sum(seconds) <= makespan(seconds, jobs) + WORKER_START_S
 
 
 def transformer_threads(cores: int, jobs: int, transformer_cells: int) -> int:
@@ -160,9 +176,13 @@ class _InOrder:
 class PoolRunner(Runner):
     """A Runner whose pending cells run in `jobs` worker processes on this machine."""
 
-    def __init__(self, *args, jobs: int, **kwargs):
+    def __init__(self, *args, jobs: int, default_jobs: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.jobs = jobs
+        self.default_jobs = default_jobs
+        """Whether `jobs` is the default (the cores), not asked for: the run may then stay here (`here`)."""
+        self.here = False
+        """Run the cells one after another in this process after all (`here_is_faster`)."""
         self.cores = usable_cores()
         self._warm: ProcessPoolExecutor | None = None
         self._warming: list[Future] = []
@@ -187,7 +207,11 @@ class PoolRunner(Runner):
         return f"here in {self.jobs} worker processes"
 
     def execute(self, cells: list[Cell], record: Callable[..., None], bar) -> None:
-        """Run the cells in the pool; after a worker died, the cells it may have been on, one at a time."""
+        """Run the cells in the pool; after a worker died, the cells it may have been on, one at a time. Or,
+        when the run was found faster here (`here`), one after another in this process."""
+        if self.here:
+            self.close()
+            return Runner.execute(self, cells, record, bar)
         ordered = _InOrder(cells, record)
         left = {c.key for c in cells if c.spec.family == "transformer"}
         pending = largest_first(cells, self.estimate)
