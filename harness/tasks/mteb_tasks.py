@@ -146,9 +146,9 @@ class MtebTask:
         import mteb
 
         task, source = with_local_data(self.factory(), mirrors, self.on_hub)
-        shared = store_for(self.spec.name, encoder)
+        corpus, documents = store_for(self.spec.name, encoder) or (None, None)
         with content_keyed_cache(source):
-            result = mteb.evaluate(MtebEncoder(encoder, shared and shared[1]), task, cache=None, overwrite_strategy="always",
+            result = mteb.evaluate(MtebEncoder(encoder, documents), task, cache=None, overwrite_strategy="always",
                                    show_progress_bar=False, raise_error=True)
         (task_result,) = result.task_results
         doc = task_result.to_dict()
@@ -158,7 +158,7 @@ class MtebTask:
             data=source,
             extra={"hub_path": self.dataset_path, "mteb_evaluation_time": doc.get("evaluation_time"),
                    **({"aggregate": self.aggregate} if self.aggregate else {}),
-                   **({"shared_corpus": {"name": shared[0], **shared[1].summary()}} if shared else {})},
+                   **({"shared_corpus": {"name": corpus, **documents.summary()}} if documents else {})},
         )
 
 
