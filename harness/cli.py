@@ -347,7 +347,7 @@ def _announce(runner, pending: list, jobs: int) -> None:
     if not pending:  # a resumed run with nothing left: nothing to project
         return
     model = _cost_model(runner.store.root)
-    projections = {cell.key: model.project(cell.spec, cell.task) for cell in pending}
+    projections = model.project_all(pending)
     runner.estimate = ordering(projections)
     seconds = [p.seconds for p in projections.values()]
     if getattr(runner, "default_jobs", False) and here_is_faster(seconds, jobs):
@@ -376,7 +376,7 @@ def _plan(args, specs, mirrors: Mirrors, shard) -> int:
     cells = runner.grid(specs, _tasks(args, mirrors), shard)
     pending = runner.pending(cells)
     model = _cost_model(args.results_dir)
-    projections = [model.project(cell.spec, cell.task) for cell in pending]
+    projections = list(model.project_all(pending).values())
     print(f"plan: {len(pending)} of {len(cells)} cells pending; cost model from {len(model.seen)} cells measured in "
           f"{args.results_dir} and {len(model.calibrated)} by the benchmarks on {model.hardware()}; this machine: "
           f"{hardware()['cpu']}, {os.cpu_count()} cores")

@@ -19,6 +19,12 @@
 - Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
   fit `peak = a + b x characters + c x queries` over recorded peaks and calibration cells, else a worker's
   base plus GB_PER_GIGACHAR per 10^9 characters.
+- A corpus two tasks share (FEVER, ClimateFEVER), encoded once per model by a text-by-text encoder: the task that
+  runs second is charged its cost on its own less the encoding of the documents it takes: the share of a cell's
+  time (less its search) that a benchmark measured encoding to be, per character (`bench/bench_shared_corpus.py`:
+  the same cell on its own and after its partner on the same hardware, `taken` in the calibration; a share, so a
+  pair measured on one machine applies to cells measured on another). Embeddings an earlier run kept are not looked
+  for (that needs the model loaded): such a cell is charged in full.
 - Total: one cell after another, and the cells dealt largest first to `--jobs` workers (the order the
   pool runs them in).
 """
@@ -57,6 +63,8 @@ class Size:
     """Training rows of a classification split, whose labels mteb's undersampling reads one by one (0 elsewhere)."""
     experiments: int = 0
     """Times mteb's undersampling goes over the training rows (the task's `n_experiments`; 0 elsewhere)."""
+    document_chars: int = 0
+    """Characters of a retrieval split's corpus (0 elsewhere)."""
 
     @property
     def label_reads(self) -> int:
@@ -134,8 +142,10 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
         return None
     documents = int(split.get("num_documents") or 0) if metadata.type == "Retrieval" else 0  # a full-corpus search
     queries = SPLIT_QUERIES.get(task_name, int(split.get("num_queries") or 0)) if documents else 0
+    document_chars = int((split.get("documents_text_statistics") or {}).get("total_text_length") or 0) \
+        if documents else 0
     train, experiments = _undersampled(task, subset, stats)
-    return Size(int(split["num_samples"]), int(chars), queries, documents, train, experiments)
+    return Size(int(split["num_samples"]), int(chars), queries, documents, train, experiments, document_chars)
 
 
 def _undersampled(task, subset: str, stats: dict) -> tuple[int, int]:
@@ -161,7 +171,8 @@ def task_size(task) -> Size | None:
 
 
 def observations(results_dir: str | Path) -> list[Observation]:
-    """Every computed result file's model, task, evaluation time and recorded peak memory."""
+    """Every computed result file's model, task, evaluation time and recorded peak memory (but a cell that took a
+    shared corpus's embeddings another task kept: `project_all` charges that from the cell on its own)."""
     out = []
     for folder in Path(results_dir).glob("*/*"):
         family = _family(folder)
@@ -170,6 +181,8 @@ def observations(results_dir: str | Path) -> list[Observation]:
                 doc = json.loads(path.read_text(encoding="utf-8"))
                 block, model = doc["harness"], doc["harness"]["model"]
                 peak = block.get("peak_rss_mb")
+                if (block.get("data") or {}).get("shared_corpus", {}).get("taken"):
+                    continue  # it took another task's kept corpus: not the cost of the cell on its own
                 out.append(Observation(model["id"], model["revision"], model["loader"], family, doc["task_name"],
                                        float(doc["evaluation_time"]), peak / 1024 if peak else None))
             except (OSError, ValueError, KeyError, TypeError):
@@ -245,7 +258,12 @@ class CostModel:
         for obs in self.seen:
             if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
                 add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb)
-        for row in self.calibrated:
+        pairs = _pairs(self.calibrated)
+        aside = [r for alone, taken in pairs for r in (*alone, taken)]
+        # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
+        # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
+        self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
+        for row in self.cells:
             size = Size(int(float(row.get("texts") or 0)), int(float(row["chars"])), int(float(row.get("queries") or 0)),
                         int(float(row.get("documents") or 0)))
             full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
@@ -260,6 +278,33 @@ class CostModel:
         self.memory = {key: _fit([((s.chars, s.queries), m) for s, m in pts]) for key, pts in peaks.items()
                        if len({s.chars for s, _ in pts}) >= 2}
         self.memory_reach = {key: max(s.chars for s, _ in pts) for key, pts in peaks.items()}
+        self.kept_share = self._kept_shares(pairs)
+
+    def search_seconds(self, key: tuple, size: Size) -> float:
+        """The search term of a retrieval cell's time (`c x searches` of the fit under `key`; 0 without one)."""
+        return self.fits[key][2] * size.searches if key in self.fits else 0.0
+
+    def _kept_shares(self, pairs: Sequence[tuple[list[dict], dict]]) -> dict[str, float]:
+        """By loader kind, the share of a cell's time (less its search) per character that a corpus's encoding is,
+        where the cell takes that corpus's embeddings from a store another task kept: from the benchmarks' pairs of
+        the same cell (task, size, hardware) on its own and after its partner (`taken` documents, at the corpus's
+        mean document length). A share, not seconds: the pairs' hardware need not be that of the cells projected."""
+        shares: dict[str, list[float]] = {}
+        tasks = _mteb_tasks()
+        for cells, row in pairs:
+            alone = [float(r["seconds"]) for r in cells]
+            full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
+            if not alone or full is None or not full.documents:
+                continue
+            size = Size(0, int(float(row["chars"])), int(float(row.get("queries") or 0)),
+                        int(float(row.get("documents") or 0)))
+            own = statistics.median(alone) - self.search_seconds((row["loader"], row["family"], tasks[row["task"]][1]),
+                                                                 size)
+            documents = _taken(row) * full.document_chars / full.documents
+            if own > 0:
+                shares.setdefault(row["loader"], []).append(
+                    max(0.0, statistics.median(alone) - float(row["seconds"])) / own * size.chars / documents)
+        return {loader: min(1.0, statistics.median(values)) for loader, values in shares.items()}
 
     def undersampling(self, size: Size | None) -> float:
         """Seconds of mteb's label-by-label undersampling of a classification split: its reads times the cost of a
@@ -308,7 +353,7 @@ class CostModel:
         """The benchmarks' calibration cells of this loader kind on this task at this size (the same characters)."""
         if size is None:
             return []
-        return [r for r in self.calibrated if r["loader"] == spec.loader and r["task"] == task.spec.name
+        return [r for r in self.cells if r["loader"] == spec.loader and r["task"] == task.spec.name
                 and int(float(r["chars"])) == size.chars]
 
     @staticmethod
@@ -335,6 +380,45 @@ class CostModel:
         size = task_size(task)
         seconds, basis = self.seconds(spec, task, size)
         return Projection(spec.name, task.spec.name, size, seconds, self.peak_gb(spec, task, size), basis)
+
+    def project_all(self, cells: Sequence) -> dict:
+        """Each runner cell's projection, by cell key, in the grid's order. A cell whose corpus a cell of the same
+        model started before it keeps (`harness.tasks.shared_corpora`: it goes after it and takes its embeddings) is
+        charged its projection on its own less the kept documents' encoding (`kept_share` of its time less its
+        search, in proportion to the documents' characters; where a benchmark measured it for the loader kind)."""
+        from harness.loaders import loader_kind
+        from harness.tasks.shared_corpora import SHARED_CORPORA, partners_last
+
+        projections = {cell.key: self.project(cell.spec, cell.task) for cell in cells}
+        keeper = {}  # the order a pool starts them in (`harness.pool.largest_first`)
+        for cell in partners_last(longest_first(cells, ordering(projections))):
+            p = projections[cell.key]
+            corpus = SHARED_CORPORA.get(cell.task.spec.name)
+            if corpus is not None and p.size is not None and loader_kind(cell.spec.loader).per_text:
+                first, chars = keeper.setdefault((cell.spec.name, corpus), (cell.task.spec.name, p.size.document_chars))
+                if first != cell.task.spec.name and p.seconds is not None:
+                    share = self.kept_share.get(cell.spec.loader)
+                    if share is None:
+                        p = dataclasses.replace(p, basis=f"{p.basis}; takes {first}'s corpus, a saving not calibrated")
+                    else:
+                        own = p.seconds - self.search_seconds(self._keys(cell.spec, cell.task)[0], p.size)
+                        saved = max(0.0, share * own * min(chars, p.size.document_chars) / p.size.chars)
+                        p = dataclasses.replace(p, seconds=p.seconds - saved,
+                                                basis=f"{p.basis}; {first}'s corpus kept: - {duration(saved)}")
+            projections[cell.key] = p
+        return {cell.key: projections[cell.key] for cell in cells}
+
+
+def _taken(row: dict) -> int:
+    """Documents a calibration cell took from a corpus another cell kept (0: a cell on its own)."""
+    return int(float(row.get("taken") or 0))
+
+
+def _pairs(rows: Sequence[dict]) -> list[tuple[list[dict], dict]]:
+    """Each calibration cell that took a kept corpus, with the same cell (loader kind, task, size, hardware) on its
+    own (none where the benchmark measured no such cell)."""
+    same = ("loader", "task", "chars", "cpu")
+    return [([r for r in rows if not _taken(r) and all(r[k] == t[k] for k in same)], t) for t in rows if _taken(t)]
 
 
 def _fit(points: Sequence[tuple[tuple[float, float], float]]) -> tuple[float, float, float]:
@@ -363,6 +447,12 @@ def ordering(projections: dict[tuple[str, str], Projection]) -> Callable[[object
         return p.seconds if timed else (p.size.chars if p.size else None)
 
     return weight
+
+
+def longest_first(cells: Sequence, estimate: Callable[[object], float | None]) -> list:
+    """Cells by projected time, longest first; those of unknown time after, in their order."""
+    times = {cell.key: estimate(cell) for cell in cells}
+    return sorted(cells, key=lambda c: (times[c.key] is None, -(times[c.key] or 0.0)))
 
 
 def makespan(seconds: Sequence[float], jobs: int) -> float:

@@ -151,10 +151,9 @@ def largest_first(cells: list[Cell], estimate: Callable[[Cell], float | None] | 
     """The cells by projected time, longest first (unknown ones after, in grid order), so that a giant cell
     does not start last and hold the run up alone; a cell whose corpus an earlier cell of its model encodes goes
     last, to take the kept embeddings instead of encoding them at the same time (`partners_last`)."""
-    if estimate is not None:
-        times = {cell.key: estimate(cell) for cell in cells}
-        cells = sorted(cells, key=lambda c: (times[c.key] is None, -(times[c.key] or 0.0)))
-    return partners_last(list(cells))
+    from harness.plan import longest_first
+
+    return partners_last(longest_first(cells, estimate) if estimate is not None else list(cells))
 
 
 class _InOrder:

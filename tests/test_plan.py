@@ -57,7 +57,9 @@ def test_with_nothing_measured_yet_cells_are_dealt_by_size():
 
 def test_mteb_statistics_give_the_size_of_the_split_and_subset_evaluated():
     msmarco = mteb_size("MSMARCO", "default")  # mteb ships only its dev split's statistics
-    assert msmarco == Size(8_848_803, 2_969_291_276, queries=43, documents=8_841_823)  # the test split's 43 queries
+    corpus = msmarco.document_chars  # the documents' characters, of all the split's
+    assert msmarco == Size(8_848_803, 2_969_291_276, queries=43, documents=8_841_823, document_chars=corpus)
+    assert 0.99 * msmarco.chars < corpus < msmarco.chars  # the test split's 43 queries: a few of them
     fever = mteb_size("FEVER", "default")
     assert (fever.queries, fever.documents) == (6_666, 5_416_568)
     assert fever.searches == 6_666 * 109 and msmarco.searches == 43 * 177  # mteb searches 50,000 documents at a time
@@ -163,6 +165,82 @@ def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
     seconds, basis = model.seconds(spec, Catalogue().tasks["HotpotQA"], hotpot)
     assert seconds == pytest.approx(a + b * hotpot.chars + c * hotpot.searches)
     assert seconds > a + b * hotpot.chars + 0.5 * c * hotpot.searches > 0 and "Retrieval fit" in basis
+
+
+def _pair_rows(cpu: str = "X") -> list[dict]:
+    """A benchmark's cells: FEVER and ClimateFEVER at full size, an MSMARCO of a million passages, and the pair:
+    ClimateFEVER at a fifth on its own (200 s) and after FEVER (50 s; it took the 1,083,314 documents of the shared
+    corpus)."""
+    fever, climate = mteb_size("FEVER", "default"), mteb_size("ClimateFEVER", "default")
+    row = {"loader": "model2vec", "family": "static", "model": "m", "cpu": cpu}
+    fifth = {**row, "task": "ClimateFEVER", "texts": round(climate.texts / 5), "chars": round(climate.chars / 5),
+             "queries": 307, "documents": 1_083_319}
+    return [{**row, "task": "FEVER", "texts": fever.texts, "chars": fever.chars, "queries": fever.queries,
+             "documents": fever.documents, "seconds": 1700.0, "taken": 0},
+            {**row, "task": "ClimateFEVER", "texts": climate.texts, "chars": climate.chars, "queries": climate.queries,
+             "documents": climate.documents, "seconds": 1500.0, "taken": 0},
+            {**row, "task": "MSMARCO", "texts": 1_000_043, "chars": 335_798_587, "queries": 43, "documents": 1_000_000,
+             "seconds": 100.0, "taken": 0},
+            {**fifth, "seconds": 200.0, "taken": 0, "cpu": "X"}, {**fifth, "seconds": 50.0, "taken": 1_083_314}]
+
+
+def test_the_task_that_takes_a_kept_corpus_is_charged_less_that_corpus_s_encoding():
+    """FEVER and ClimateFEVER for a text-by-text encoder: the one started second (ClimateFEVER, the shorter) is
+    charged its cost on its own less the encoding of the documents it takes: the share of the cell's time less its
+    search that the benchmark measured (150 s of the fifth's 200 s), per character; a transformer is charged both in
+    full."""
+    fever, climate = mteb_size("FEVER", "default"), mteb_size("ClimateFEVER", "default")
+    potion, minilm = load_registry().get("potion-base-8M"), load_registry().get("all-MiniLM-L6-v2")
+    tasks = Catalogue().select(["ClimateFEVER", "FEVER", "STS12"])
+    cells = [Cell(spec, task) for spec in (potion, minilm) for task in tasks]
+    seen = [_obs(spec.id, task, seconds, spec.loader) for spec in (potion, minilm)
+            for task, seconds in (("FEVER", 1700.0), ("ClimateFEVER", 1500.0), ("STS12", 10.0))]
+    seen = [dataclasses.replace(o, revision=s.revision) for o, s in zip(seen, [potion] * 3 + [minilm] * 3)]
+    model = CostModel(seen, calibrated=_pair_rows())
+    key = ("model2vec", "static", "Retrieval")
+    fifth = _pair_rows()[3]
+    fifth_size = Size(0, fifth["chars"], fifth["queries"], fifth["documents"])
+    taken_chars = 1_083_314 * climate.document_chars / climate.documents  # at its mean document length
+    share = 150.0 / (200.0 - model.search_seconds(key, fifth_size)) * fifth["chars"] / taken_chars
+    assert model.kept_share == {"model2vec": pytest.approx(share)} and 0.7 < share < 0.8
+    projected = model.project_all(cells)
+    assert list(projected) == [cell.key for cell in cells]  # in the grid's order
+    by = {(p.model, p.task): p for p in projected.values()}
+    search = model.search_seconds(key, climate)
+    assert 0 < search < 1500.0 / 2
+    saved = share * (1500.0 - search) * min(fever.document_chars, climate.document_chars) / climate.chars
+    assert by["potion-base-8M", "ClimateFEVER"].seconds == pytest.approx(1500.0 - saved)
+    assert "FEVER's corpus kept: - " in by["potion-base-8M", "ClimateFEVER"].basis
+    assert by["potion-base-8M", "FEVER"].seconds == 1700.0 and by["potion-base-8M", "STS12"].seconds == 10.0
+    assert [by["all-MiniLM-L6-v2", t].seconds for t in ("FEVER", "ClimateFEVER")] == [1700.0, 1500.0]
+    # the same cell on its own measured on other hardware than the one that took: no pair, no saving charged
+    unpaired = CostModel(seen, calibrated=[{**r, "cpu": "Y"} if r["taken"] else r for r in _pair_rows()])
+    assert unpaired.kept_share == {}
+    climate_alone = unpaired.project_all(cells)[cells[0].key]
+    assert climate_alone.seconds == 1500.0 and "a saving not calibrated" in climate_alone.basis
+
+
+def test_a_cell_that_took_a_kept_corpus_is_no_evidence_of_the_cell_on_its_own(tmp_path):
+    """The calibration's pair (the cell that took and the same cell on its own) stays out of the fits and same-size
+    cells; a result file that took is not an observation."""
+    from harness.plan import observations
+
+    model = CostModel([], calibrated=_pair_rows())
+    climate = Catalogue().tasks["ClimateFEVER"]
+    spec = load_registry().get("potion-base-8M")
+    fifth = Size(*(int(_pair_rows()[3][k]) for k in ("texts", "chars", "queries", "documents")))
+    seconds, basis = model.seconds(spec, climate, fifth)
+    assert basis == "from size (model2vec static Retrieval fit)"
+    without = CostModel([], calibrated=_pair_rows()[:3])
+    assert model.fits == without.fits and seconds == without.seconds(spec, climate, fifth)[0]
+    folder = tmp_path / "m" / "r"
+    folder.mkdir(parents=True)
+    for task, taken in (("FEVER", 0), ("ClimateFEVER", 1_083_314)):
+        (folder / f"{task}.json").write_text(json.dumps({
+            "task_name": task, "evaluation_time": 100.0, "harness": {
+                "model": {"id": "m", "revision": "r", "loader": "model2vec"}, "peak_rss_mb": 1024,
+                "data": {"shared_corpus": {"name": "fever-wikipedia", "taken": taken, "encoded": 5}}}}))
+    assert [o.task for o in observations(tmp_path)] == ["FEVER"]
 
 
 READS = [{"task": "SmallClassification", "rows": 10_000, "seconds_per_read": 40e-6},

@@ -108,6 +108,9 @@ def test_only_a_shared_corpus_and_a_text_by_text_encoder_get_a_store(static_mode
     assert store_for("FEVER", static_model)[1].folder == store_for("ClimateFEVER", static_model)[1].folder
     assert store_for("SciFact", static_model) is None
     assert store_for("FEVER", glove) is None  # sentence-transformers: padded batches
+    from harness.loaders import loader_kind  # what the plan reads without loading a model: the same
+
+    assert [loader_kind(m.info.loader).per_text for m in (static_model, glove)] == [True, False]
 
 
 def test_a_second_task_on_the_corpus_takes_its_embeddings_and_scores_the_same(tmp_path, data_dir, static_model,

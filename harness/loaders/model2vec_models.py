@@ -66,4 +66,5 @@ def load(spec: ModelSpec, mirrors: Mirrors) -> Model2VecEncoder:
 
 
 LOADER = LoaderKind(name="model2vec", load=load, libraries=("model2vec",), framework=FRAMEWORK, library=LIBRARY, settings=SETTINGS,
-                    offline=source_offline)
+                    offline=source_offline,
+                    per_text=Model2VecEncoder.per_text)
