@@ -98,8 +98,9 @@ def characters(folder: Path) -> int:
 def calibrate(cells: list[dict], passages: int, chars: int) -> None:
     """The after-run cells (default jobs) as one calibration row of `harness run --plan`'s cost model: the
     cell's median evaluation time and peak memory at this size, on this machine."""
-    import csv
     from datetime import date
+
+    from common import write_calibration
 
     from harness.plan import CALIBRATION
     from harness.speed import hardware
@@ -110,12 +111,7 @@ def calibrate(cells: list[dict], passages: int, chars: int) -> None:
            "peak_gb": round(statistics.median(c["harness"]["peak_rss_mb"] for c in cells) / 1024, 2),
            "cpu": hardware()["cpu"], "cores": os.cpu_count(), "date": date.today().isoformat(),
            "source": f"bench/bench_bigcell.py --passages {passages}"}
-    rows = [r for r in (csv.DictReader(open(CALIBRATION)) if CALIBRATION.is_file() else [])
-            if r["source"] != row["source"]] + [row]
-    with open(CALIBRATION, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_calibration([row], lambda r: r["source"] == row["source"])
     print(f"calibration: {row['seconds']} s, {row['peak_gb']} GB for {chars:,} characters -> {CALIBRATION}")
 
 

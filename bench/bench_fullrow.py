@@ -9,7 +9,7 @@ the row's wall time one cell after another. Scores on stand-ins mean nothing.
 
 Each cell has a HOME of its own; the harness cache is the row's (`--cache`, default a temporary folder for the
 invocation), as in a user's run: ClimateFEVER measured after FEVER takes FEVER's kept embeddings (`taken` in the
-CSV; such a cell is not added to the calibration). A dataset `--data` lacks is generated (seeded) just before its
+CSV and the calibration). A dataset `--data` lacks is generated (seeded) just before its
 cell. `--calibrate` adds the measured cells to `harness/reference/cell_costs.csv`, the calibration of `harness run
 --plan`; `--measured-only` measures nothing (for a row stopped part-way: the cells the CSV holds). At the end the
 CSV's cells are listed next to the evaluation times of the model's published result files, where the data mirror has
@@ -93,14 +93,12 @@ def main() -> None:
 
     from harness.plan import mteb_size
     from harness.registry import load_registry
-    from harness.speed import hardware
 
     spec = load_registry().get(args.model)
     tasks = select_tasks(args.tasks)
     if args.largest_first:
         tasks = sorted(tasks, key=lambda t: -getattr(mteb_size(t.spec.name, t.spec.subset), "chars", 0))
     done = {(r["model"], r["task"], float(r["fraction"])) for r in _rows(args.csv) if r["status"] == "done"}
-    cpu = hardware()["cpu"]
     row_cache = tempfile.TemporaryDirectory(prefix="fullrow-cache-")
     cache = args.cache or Path(row_cache.name)
     for task in [] if args.measured_only else tasks:
@@ -109,18 +107,26 @@ def main() -> None:
             continue
         if not (args.data / task.dataset_path / "README.md").is_file():  # generated just before it is measured
             generate([name], args.data, args.fraction, log=print)
-        size = mteb_size(name, task.spec.subset)
         with tempfile.TemporaryDirectory() as work:
-            figures = measure(spec.name, name, args.data, Path(work), cache)
-        row = {"model": spec.name, "loader": spec.loader, "family": spec.family, "task": name,
-               "fraction": args.fraction, "texts": round(size.texts * args.fraction) if size else "",
-               "chars": round(size.chars * args.fraction) if size else "", **figures, "cpu": cpu,
-               "cores": os.cpu_count(), "date": date.today().isoformat()}
+            row = cell_row(spec, task, args.fraction, measure(spec.name, name, args.data, Path(work), cache))
         _append(args.csv, row)
         print(f"{name:40s} {row['wall_s']:>8} s wall {row['cell_s']:>8} s cell {row['peak_rss_gb']:>6} GB "
               f"{row['cpu_percent']:>4} % CPU  {row['status']}", flush=True)
     row_cache.cleanup()
     report(args, spec, tasks)
+
+
+def cell_row(spec, task, fraction: float, figures: dict) -> dict:
+    """A CSV row: the cell (model, loader kind, task, the stand-in's texts and characters), its measured figures
+    (`measure`) and the hardware."""
+    from harness.plan import mteb_size
+    from harness.speed import hardware
+
+    size = mteb_size(task.spec.name, task.spec.subset)
+    return {"model": spec.name, "loader": spec.loader, "family": spec.family, "task": task.spec.name,
+            "fraction": fraction, "texts": round(size.texts * fraction) if size else "",
+            "chars": round(size.chars * fraction) if size else "", **figures, "cpu": hardware()["cpu"],
+            "cores": os.cpu_count(), "date": date.today().isoformat()}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -181,23 +187,25 @@ def search_shape(task: str, fraction: float) -> dict:
             "documents": scale(size.documents, fraction)}
 
 
-def calibrate(measured: list[dict]) -> None:
-    """The measured full-size cells into `harness/reference/cell_costs.csv` (replacing this benchmark's earlier
-    rows of the same model, task and size)."""
+def calibrate(measured: list[dict], source: str = "bench/bench_fullrow.py") -> None:
+    """The measured cells into `harness/reference/cell_costs.csv` (replacing this benchmark's earlier rows of the
+    same model, task, size and `taken`). A cell that took another's kept corpus (`taken` documents) is no cell on
+    its own: the plan takes from it only the saving against the same cell on its own."""
+    from common import write_calibration
+
     from harness.plan import CALIBRATION
 
     rows = [{"loader": r["loader"], "family": r["family"], "model": r["model"], "task": r["task"],
              "texts": r["texts"], "chars": r["chars"], **search_shape(r["task"], float(r["fraction"])),
-             "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"], "cpu": r["cpu"], "cores": r["cores"],
-             "date": r["date"], "source": "bench/bench_fullrow.py"}
-            for r in measured if r["status"] == "done" and r["chars"] and not int(r.get("taken") or 0)]
-    # (a cell that took another's kept embeddings is not what the plan projects: a cell on its own)
-    keys = {(r["model"], r["task"], str(r["chars"]), r["source"]) for r in rows}
-    kept = [r for r in _rows(CALIBRATION) if (r["model"], r["task"], r["chars"], r["source"]) not in keys]
-    with open(CALIBRATION, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0] if rows else kept[0]))
-        writer.writeheader()
-        writer.writerows(kept + rows)
+             "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"], "taken": int(r.get("taken") or 0),
+             "cpu": r["cpu"], "cores": r["cores"], "date": r["date"], "source": source}
+            for r in measured if r["status"] == "done" and r["chars"]]
+
+    def key(r: dict) -> tuple:
+        return r["model"], r["task"], str(r["chars"]), bool(int(r.get("taken") or 0)), r["source"]
+
+    keys = {key(r) for r in rows}
+    write_calibration(rows, lambda r: key(r) in keys)
     print(f"calibration: {len(rows)} cells -> {CALIBRATION}")
 
 

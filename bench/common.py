@@ -45,3 +45,21 @@ def offline_setup(group: str):
     set_offline()
     mirrors = Mirrors.from_options()
     return mirrors, [t for t in Catalogue().select([group]) if t.missing_data(mirrors) is None], args.minilm
+
+
+def write_calibration(rows: list[dict], replaced) -> None:
+    """`rows` into `harness/reference/cell_costs.csv`, the plan's calibration, in place of the earlier rows for which
+    `replaced(row)` is true; every column any row has (a missing one empty, `taken` 0)."""
+    import csv
+
+    from harness.plan import CALIBRATION
+
+    kept = []
+    if CALIBRATION.is_file():
+        with open(CALIBRATION, newline="", encoding="utf-8") as fh:
+            kept = [r for r in csv.DictReader(fh) if not replaced(r)]
+    fields = list(dict.fromkeys(k for r in kept + rows for k in r))
+    with open(CALIBRATION, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows({**r, "taken": r.get("taken") or 0} if "taken" in fields else r for r in kept + rows)
