@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -40,7 +40,7 @@ from harness.mirror import Mirrors
 from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, limited_threads, model_meta, one_line,
                             static_threads)
 from harness.spec import ModelSpec
-from harness.tasks.shared_corpora import partners_last
+from harness.tasks.shared_corpora import partners_last, waits_for
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,12 @@ def largest_first(cells: list[Cell], estimate: Callable[[Cell], float | None] | 
     return partners_last(longest_first(cells, estimate) if estimate is not None else list(cells))
 
 
+def next_ready(queue: Sequence[Cell], running: Iterable[Cell]) -> int | None:
+    """The index in `queue` (the next cell last) of the cell to start now: the next one that need not wait for a
+    running cell keeping the corpus it shares (`waits_for`); None when every one left waits."""
+    return next((i for i in range(len(queue) - 1, -1, -1) if not waits_for(queue[i], running)), None)
+
+
 class _InOrder:
     """Releases the cells' results to `record` in grid order, as soon as every earlier cell is done."""
 
@@ -239,7 +245,10 @@ class PoolRunner(Runner):
         with pool:
             while queue or in_flight:
                 while queue and len(in_flight) < self.jobs:
-                    cell = queue.pop()
+                    index = next_ready(queue, in_flight.values())
+                    if index is None:  # every cell left waits for a running one that keeps its corpus
+                        break
+                    cell = queue.pop(index)
                     try:
                         in_flight[self._submit(pool, cell, left, len(in_flight) + 1 + len(queue))] = cell
                     except BrokenProcessPool:  # a worker died since the last results came in

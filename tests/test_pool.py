@@ -264,3 +264,46 @@ def test_a_default_run_of_short_cells_stays_in_this_process(asked, tmp_path, dat
         assert not dealt and "running in this process, one cell after another: 2 cell(s) projected at" in out
         assert sorted(p.name for p in tmp_path.rglob("*.json") if p.name != "model_meta.json") == [
             "BIOSSES.json", "STS12.json"]
+
+
+def timed(log: str, evaluate_task, spec, task, encoder, mirrors):
+    """The runner's evaluate, leaving the cell's start and end (the system's monotonic clock) in `log`."""
+    start = time.monotonic_ns()
+    try:
+        return evaluate_task(spec, task, encoder, mirrors)
+    finally:
+        with open(log, "a") as out:
+            out.write(json.dumps([task.spec.name, start, time.monotonic_ns()]) + "\n")
+
+
+def test_a_cell_waits_for_the_running_cell_that_keeps_its_corpus(tmp_path, data_dir, static_model_dir, monkeypatch):
+    """Two workers, SciFact (seconds) and SimLex said to share a corpus: SimLex, dealt right after SciFact, starts
+    only once SciFact has ended (it would take the kept embeddings), where otherwise the free worker takes it at once."""
+    from harness.spec import ModelSpec
+    from harness.tasks import shared_corpora
+    from tests.conftest import STATIC_ENTRY
+
+    monkeypatch.setattr(shared_corpora, "SHARED_CORPORA", {"SciFact": "one", "SimLex": "one"})
+    log = tmp_path / "times.jsonl"
+    report = PoolRunner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir, model_dir=static_model_dir),
+                        progress=False, jobs=2, evaluate=functools.partial(timed, str(log), evaluate_cell)).run(
+        [ModelSpec(**STATIC_ENTRY)], Catalogue().select(["SciFact", "SimLex"]))
+    assert [c.status for c in report.cells] == ["done", "done"]
+    times = {name: (start, end) for name, start, end in map(json.loads, log.read_text().splitlines())}
+    assert times["SimLex"][0] >= times["SciFact"][1]
+
+
+def test_only_a_text_by_text_cell_of_the_same_model_waits_for_its_corpus_s_keeper():
+    from harness.pool import next_ready
+    from harness.registry import load_registry
+    from harness.runner import Cell
+
+    registry = load_registry()
+    potion, potion2, minilm = (registry.get(n) for n in ("potion-base-8M", "potion-base-2M", "all-MiniLM-L6-v2"))
+    tasks = {t.spec.name: t for t in Catalogue().select(["FEVER", "ClimateFEVER", "STS12"])}
+    keeper = Cell(potion, tasks["FEVER"])
+    queue = [Cell(potion, tasks["STS12"]), Cell(minilm, tasks["ClimateFEVER"]), Cell(potion, tasks["ClimateFEVER"])]
+    assert next_ready(queue, [keeper]) == 1  # potion's ClimateFEVER waits; a transformer encodes its own
+    assert next_ready(queue[::2], [keeper]) == 0
+    assert next_ready(queue[2:], [keeper]) is None
+    assert next_ready(queue[2:], [Cell(potion2, tasks["FEVER"])]) == 0 and next_ready(queue[2:], []) == 0

@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +190,19 @@ def partners_last(cells: list) -> list:
             claimed.add((cell.spec.name, corpus))
         first.append(cell)
     return first + last
+
+
+def waits_for(cell, running: Iterable) -> bool:
+    """Whether a runner cell should not start yet: a running cell of the same model encodes the corpus it shares,
+    and its loader kind encodes text by text. Once that cell ends, it takes the kept embeddings; started beside it,
+    it would encode the same documents at the same time (two encodings, two peaks of memory)."""
+    corpus = SHARED_CORPORA.get(cell.task.spec.name)
+    if corpus is None:
+        return False
+    from harness.loaders import loader_kind
+
+    return loader_kind(cell.spec.loader).per_text and any(
+        other.spec.name == cell.spec.name and SHARED_CORPORA.get(other.task.spec.name) == corpus for other in running)
 
 
 def store_for(task_name: str, encoder) -> tuple[str, EmbeddingStore] | None:
