@@ -264,8 +264,7 @@ class CostModel:
         # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
         for row in self.cells:
-            size = Size(int(float(row.get("texts") or 0)), int(float(row["chars"])), int(float(row.get("queries") or 0)),
-                        int(float(row.get("documents") or 0)))
+            size = _row_size(row)
             full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
             if full is not None and full.chars == size.chars:  # a full-size cell: the task's training rows too
                 size = dataclasses.replace(size, train=full.train, experiments=full.experiments)
@@ -292,18 +291,15 @@ class CostModel:
         shares: dict[str, list[float]] = {}
         tasks = _mteb_tasks()
         for cells, row in pairs:
-            alone = [float(r["seconds"]) for r in cells]
             full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
-            if not alone or full is None or not full.documents:
+            if not cells or full is None or not full.documents:
                 continue
-            size = Size(0, int(float(row["chars"])), int(float(row.get("queries") or 0)),
-                        int(float(row.get("documents") or 0)))
-            own = statistics.median(alone) - self.search_seconds((row["loader"], row["family"], tasks[row["task"]][1]),
-                                                                 size)
+            alone, size = statistics.median(float(r["seconds"]) for r in cells), _row_size(row)
+            own = alone - self.search_seconds((row["loader"], row["family"], tasks[row["task"]][1]), size)
             documents = _taken(row) * full.document_chars / full.documents
             if own > 0:
                 shares.setdefault(row["loader"], []).append(
-                    max(0.0, statistics.median(alone) - float(row["seconds"])) / own * size.chars / documents)
+                    max(0.0, alone - float(row["seconds"])) / own * size.chars / documents)
         return {loader: min(1.0, statistics.median(values)) for loader, values in shares.items()}
 
     def undersampling(self, size: Size | None) -> float:
@@ -390,7 +386,8 @@ class CostModel:
         from harness.tasks.shared_corpora import SHARED_CORPORA, partners_last
 
         projections = {cell.key: self.project(cell.spec, cell.task) for cell in cells}
-        keeper = {}  # the order a pool starts them in (`harness.pool.largest_first`)
+        keeper = {}  # (model, corpus) -> the task that keeps it, its documents' characters
+        # in the order a pool starts them in (`harness.pool.largest_first`)
         for cell in partners_last(longest_first(cells, ordering(projections))):
             p = projections[cell.key]
             corpus = SHARED_CORPORA.get(cell.task.spec.name)
@@ -407,6 +404,12 @@ class CostModel:
                                                 basis=f"{p.basis}; {first}'s corpus kept: - {duration(saved)}")
             projections[cell.key] = p
         return {cell.key: projections[cell.key] for cell in cells}
+
+
+def _row_size(row: dict) -> Size:
+    """A calibration cell's texts, characters, queries and documents."""
+    return Size(int(float(row.get("texts") or 0)), int(float(row["chars"])), int(float(row.get("queries") or 0)),
+                int(float(row.get("documents") or 0)))
 
 
 def _taken(row: dict) -> int:
