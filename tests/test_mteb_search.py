@@ -55,3 +55,24 @@ def test_ties_and_a_query_given_twice_end_as_in_mteb(scifact, glove):
     got = _search(CorpusSearch(model, corpus_chunk_size=700), task, doubled, 7, queries)
     assert len(got) == 40
     assert _as_lists(got) == _as_lists(expected)
+
+
+def test_document_texts_are_those_mteb_s_loader_prepares(scifact):
+    """A corpus's texts as `document_texts` reads them equal the `text` column of mteb's `create_dataloader` for
+    documents: SciFact's real titled corpus, and rows with an empty, blank or missing title and padded texts."""
+    from mteb._create_dataloaders import create_dataloader
+    from mteb.types import PromptType
+
+    from harness.tasks.mteb_search import document_texts, text_loader
+
+    task, split = scifact
+    odd = datasets.Dataset.from_dict({
+        "id": ["a", "b", "c", "d", "e"], "title": ["", "\t", "  T ", "T\u2003", "x"],
+        "text": ["  body ", "\x1cbody\x1c", "body", "\u2003 b\n", ""]})
+    for corpus in (split["corpus"], odd, odd.remove_columns("title")):
+        expected = create_dataloader(corpus, task_metadata=task.metadata, prompt_type=PromptType.document).dataset
+        ids, texts = document_texts(corpus)
+        assert ids == expected["id"] and texts == expected["text"]
+        loaded = [text for batch in text_loader(ids, texts, 32) for text in batch["text"]]
+        assert loaded == texts
+    assert document_texts(odd)[1] == ["body", "body", "T  body", "T\u2003 \u2003 b", "x"]

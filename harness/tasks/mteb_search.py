@@ -35,6 +35,30 @@ def column_values(dataset, name: str) -> list:
     return dataset.select_columns([name]).with_format("arrow")[:][name].to_pylist()
 
 
+def document_texts(corpus) -> tuple[list[str], list[str]]:
+    """The ids and texts of a text corpus's documents as mteb's `create_dataloader` prepares them: mteb's own
+    per-row function (`_corpus_to_dict`: title and text joined, stripped) applied to plain rows read from Arrow
+    in one piece, without `Dataset.map`'s row formatting and Arrow writing around it (most of the preparation's
+    time, which holds the interpreter while the documents before are encoded)."""
+    from mteb._create_dataloaders import _corpus_to_dict
+
+    names = [name for name in ("id", "title", "text") if name in corpus.column_names]
+    table = corpus.select_columns(names).with_format("arrow")[:]
+    columns = [table[name].to_pylist() for name in names]
+    return columns[0], [_corpus_to_dict(dict(zip(names, row)))["text"] for row in zip(*columns)]
+
+
+def text_loader(ids: list[str], texts: list[str], batch_size: int):
+    """A loader of prepared texts, as `create_dataloader` returns one (the dataset's `text` column, mteb's collate
+    function)."""
+    import datasets
+    from mteb._create_dataloaders import _custom_collate_fn
+    from torch.utils.data import DataLoader
+
+    return DataLoader(datasets.Dataset.from_dict({"id": ids, "text": texts}), batch_size=batch_size,
+                      collate_fn=_custom_collate_fn, shuffle=False)
+
+
 def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], query_embeddings, task_metadata,
                   hf_split: str, hf_subset: str, top_k: int, encode_kwargs: dict, encode_fn, similarity_fn,
                   num_proc: int | None = None) -> dict[str, list[tuple[float, str]]]:
@@ -44,12 +68,18 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
     from mteb._create_dataloaders import create_dataloader
     from mteb.types import PromptType
 
+    batch_size = encode_kwargs.get("batch_size", 32)
+    text_only = task_metadata.get_modalities(PromptType.document) == ["text"]
+
     def prepare(start: int):
-        """A chunk's document ids and mteb's loader of its texts (`create_dataloader` maps every row in Python)."""
+        """A chunk's document ids and a loader of its texts as mteb prepares them."""
         chunk = task_corpus.select(range(start, min(start + corpus_chunk_size, len(task_corpus))))
+        if text_only:
+            ids, texts = document_texts(chunk)
+            return ids, text_loader(ids, texts, batch_size)
         return column_values(chunk, "id"), create_dataloader(
-            chunk, task_metadata=task_metadata, prompt_type=PromptType.document,
-            batch_size=encode_kwargs.get("batch_size", 32), num_proc=num_proc)
+            chunk, task_metadata=task_metadata, prompt_type=PromptType.document, batch_size=batch_size,
+            num_proc=num_proc)
 
     heaps: dict[str, list[tuple[float, str]]] = {qid: [] for qid in query_ids}
     best = None  # each query's best scores of all candidates so far, at most top_k, descending
