@@ -69,6 +69,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter):
+    config = terminalreporter.config
+    if config.pluginmanager.hasplugin("dsession"):  # workers (-n N) collect, not this process: the seed goes here
+        line = _order_line(config)
+        if line:
+            terminalreporter.write_line(line)
     if os.environ.get("HARNESS_TESTS_NO_SKIP") == "1" and _SKIPPED:
         terminalreporter.write_line(f"HARNESS_TESTS_NO_SKIP=1: {len(_SKIPPED)} test(s) skipped, which fails the "
                                     "run:", red=True)
@@ -249,9 +254,13 @@ def wordsim_server(tmp_path, data_dir):
         yield folder, url
 
 
-def pytest_report_collectionfinish(config, start_path, items):
-    """The order's seed, also under -q (pytest-randomly prints it only in the header, which -q hides)."""
+def _order_line(config) -> str | None:
     seed = getattr(config.option, "randomly_seed", None)
     if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
         return f"random order: --randomly-seed={seed} repeats it (-p no:randomly: file order)"
     return None
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """The order's seed, also under -q (pytest-randomly prints it only in the header, which -q hides)."""
+    return _order_line(config)
