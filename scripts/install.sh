@@ -6,7 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
-.venv/bin/pip install -q --disable-pip-version-check -e '.[offline,test,ray]'
+# The rest through uv (from PyPI, into the venv): the same packages as pip resolves, installed in ~10 s
+# instead of ~2.5 min. uv keeps the torch above (the pin below is already satisfied, so it downloads no
+# other build). Without uv, pip does the same.
+if .venv/bin/pip install -q --disable-pip-version-check uv; then
+    .venv/bin/uv pip install -q --python .venv/bin/python -e '.[offline,test,ray]' torch==2.13.0
+else
+    echo "install: could not install uv; installing with pip" >&2
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[offline,test,ray]'
+fi
 # The hub tests (tests/test_hub.py) run a real hub-compatible server, PyPI's olah, on 127.0.0.1. It
 # pins its own huggingface_hub, so it lives in a venv of its own.
 [ -x .venv-olah/bin/python ] || python3 -m venv .venv-olah
