@@ -16,6 +16,12 @@ every metric computed from it are mteb's, bit for bit; tests/test_mteb_search.py
 cut into many chunks. After the first chunks few candidates beat a full heap: about `top_k` × (1 + ln chunks)
 pushes per query are left (FEVER: ~6,000 instead of 109,000).
 
+The stages of successive chunks overlap: while a chunk is encoded, the next one's texts are prepared in one thread
+and the chunk before is scored against the queries (similarity and `torch.topk`) in another, on the same number of
+torch threads as the cell's own (a new thread takes torch's setting), so the scores are the same; its candidates go
+into the heaps in chunk order, once this chunk is encoded. With thousands of queries the scoring is a large share of
+a chunk's time (FEVER: 6,666 queries x 50,000 documents a chunk), and a static model's cell keeps torch on one thread.
+
 Reranking (a split with `top_ranked` documents) is left to mteb's `SearchEncoderWrapper` unchanged.
 """
 
@@ -83,32 +89,49 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
 
     heaps: dict[str, list[tuple[float, str]]] = {qid: [] for qid in query_ids}
     best = None  # each query's best scores of all candidates so far, at most top_k, descending
+
+    def score(embeddings):
+        """A chunk's `top_k + 1` best candidates per query: mteb's similarity and `torch.topk`."""
+        scores = torch.as_tensor(similarity_fn(query_embeddings, embeddings))
+        return torch.topk(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), dim=1, largest=True)
+
+    def push(values, positions, chunk_ids):
+        """A scored chunk's candidates into the heaps, leaving out those that cannot change a full heap."""
+        nonlocal best
+        if best is not None and best.shape[1] == top_k:  # every heap is full: only a score >= its smallest counts
+            # (a query id given twice shares one heap, as in mteb, whose smallest is no lower than either's)
+            rows, cols = torch.nonzero(~(values < best[:, -1:]), as_tuple=True)  # NaN is kept, as a push would
+        else:
+            rows, cols = torch.nonzero(torch.ones_like(values, dtype=torch.bool), as_tuple=True)
+        merged = values if best is None else torch.cat([best, values], dim=1)
+        best = torch.topk(merged, min(top_k, merged.shape[1]), dim=1, largest=True).values
+        # row-major order: query by query, each query's candidates in topk order, as mteb's loop goes
+        for row, position, value in zip(rows.tolist(), positions[rows, cols].tolist(), values[rows, cols].tolist()):
+            heap = heaps[query_ids[row]]
+            if len(heap) < top_k:
+                heapq.heappush(heap, (value, chunk_ids[position]))
+            else:
+                heapq.heappushpop(heap, (value, chunk_ids[position]))
+
     starts = range(0, len(task_corpus), corpus_chunk_size)
-    with ThreadPoolExecutor(1, thread_name_prefix="next-chunk") as ahead:  # the next chunk prepared meanwhile
+    # Three stages at once: the next chunk prepared, this chunk encoded, the chunk before scored against the queries
+    # (torch on the cell's threads, as in this thread: the same scores), its candidates pushed in chunk order.
+    with ThreadPoolExecutor(1, thread_name_prefix="next-chunk") as ahead, \
+            ThreadPoolExecutor(1, thread_name_prefix="scoring") as scorer:
         coming = ahead.submit(prepare, starts[0]) if starts else None
+        scoring = None  # the chunk before: its scoring and its document ids
         for number in range(len(starts)):
             chunk_ids, loader = coming.result()
             if number + 1 < len(starts):
                 coming = ahead.submit(prepare, starts[number + 1])
             embeddings = encode_fn(loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
                                    prompt_type=PromptType.document, **encode_kwargs)
-            scores = torch.as_tensor(similarity_fn(query_embeddings, embeddings))
-            values, positions = torch.topk(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), dim=1, largest=True)
-            del embeddings, scores
-            if best is not None and best.shape[1] == top_k:  # every heap is full: only a score >= its smallest counts
-                # (a query id given twice shares one heap, as in mteb, whose smallest is no lower than either's)
-                rows, cols = torch.nonzero(~(values < best[:, -1:]), as_tuple=True)  # NaN is kept, as a push would
-            else:
-                rows, cols = torch.nonzero(torch.ones_like(values, dtype=torch.bool), as_tuple=True)
-            merged = values if best is None else torch.cat([best, values], dim=1)
-            best = torch.topk(merged, min(top_k, merged.shape[1]), dim=1, largest=True).values
-            # row-major order: query by query, each query's candidates in topk order, as mteb's loop goes
-            for row, position, score in zip(rows.tolist(), positions[rows, cols].tolist(), values[rows, cols].tolist()):
-                heap = heaps[query_ids[row]]
-                if len(heap) < top_k:
-                    heapq.heappush(heap, (score, chunk_ids[position]))
-                else:
-                    heapq.heappushpop(heap, (score, chunk_ids[position]))
+            if scoring is not None:
+                push(*scoring[0].result(), scoring[1])
+            scoring = scorer.submit(score, embeddings), chunk_ids
+            del embeddings
+        if scoring is not None:
+            push(*scoring[0].result(), scoring[1])
     return heaps
 
 
