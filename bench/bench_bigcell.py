@@ -3,8 +3,12 @@
 working tree ("after", at the default --jobs and at --jobs 1), each in a fresh process with an empty cache,
 alternating, median of --runs: wall time, peak RSS of the process tree, CPU %, and whether each run's
 `scores` equal the first "before" run's. Target: after at the default --jobs <= 90 s (from 175 s).
+`--task` takes another retrieval task's shape (its test split's queries, or --queries; e.g. HotpotQA's 7,405,
+where scoring the queries is a large part of each chunk). The MSMARCO cell is also written to the plan's
+calibration (`--no-calibrate`: not).
 
-    .venv/bin/python bench/bench_bigcell.py [--before f7ce259] [--runs 3] [--passages 1000000]
+    .venv/bin/python bench/bench_bigcell.py [--before f7ce259] [--runs 3] [--passages 1000000] [--task MSMARCO]
+        [--queries N] [--no-calibrate]
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_FOLDER = "minishlab__potion-base-8M"
 
 
-def run_once(code: Path, data: Path, models: Path, jobs: int | None, work: Path) -> tuple[float, float, float, dict]:
+def run_once(code: Path, data: Path, models: Path, jobs: int | None, work: Path,
+             task: str = "MSMARCO") -> tuple[float, float, float, dict]:
     """One `harness run` of the code in `code`: (wall s, peak RSS MiB, CPU %, result document)."""
     results, home = work / "results", work / "home"
     env = {**os.environ, "HOME": str(home), "HARNESS_CACHE_DIR": str(home / "harness"), "PYTHONPATH": str(code)}
     env.pop("HARNESS_JOBS", None)
     cmd = [sys.executable, "-m", "harness.cli", "run", "--offline", "--no-progress", "-m", "potion-base-8M", "-t",
-           "MSMARCO", "--data-dir", str(data), "--model-dir", str(models), "--results-dir", str(results)]
+           task, "--data-dir", str(data), "--model-dir", str(models), "--results-dir", str(results)]
     cmd += ["--jobs", str(jobs)] if jobs else []
     start = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -37,7 +42,7 @@ def run_once(code: Path, data: Path, models: Path, jobs: int | None, work: Path)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"run of {code} failed: {child.stderr.read()[-2000:]}")
-    (path,) = results.glob(f"{MODEL_FOLDER}/*/MSMARCO.json")
+    (path,) = results.glob(f"{MODEL_FOLDER}/*/{task}.json")
     cpu = 100 * (usage.ru_utime + usage.ru_stime) / wall
     return wall, usage.ru_maxrss / 1024, cpu, json.loads(path.read_text())
 
@@ -47,15 +52,21 @@ def main() -> None:
     parser.add_argument("--before", default="f7ce259", help="git revision of the code before (default f7ce259)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--passages", type=int, default=1_000_000)
+    parser.add_argument("--task", default="MSMARCO", help="a retrieval task whose shape the stand-in takes")
+    parser.add_argument("--queries", type=int, help="queries (default: 43 for MSMARCO, else the test split's)")
+    parser.add_argument("--no-calibrate", action="store_true", help="do not write the plan's calibration row")
     args = parser.parse_args()
+    queries = args.queries or (43 if args.task == "MSMARCO" else None)
     sys.path.insert(0, str(ROOT / "bench"))
     from fullsize import generate
 
     models = ROOT.parent / "shared" / "models"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        generate(["MSMARCO"], tmp / "data", counts={"MSMARCO": {"documents": args.passages, "queries": 43}})
-        chars = characters(tmp / "data" / "mteb" / "msmarco")
+        generate([args.task], tmp / "data",
+                 counts={args.task: {"documents": args.passages, **({"queries": queries} if queries else {})}})
+        folder = next((tmp / "data").rglob("corpus.jsonl.gz")).parent
+        chars, queries = characters(folder), lines(folder / "queries.jsonl.gz")
         before = tmp / "before"
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(before), args.before], cwd=ROOT, check=True)
         try:
@@ -67,7 +78,7 @@ def main() -> None:
             for run in range(args.runs):
                 for name, (code, jobs) in variants.items():
                     with tempfile.TemporaryDirectory(dir=tmp) as work:
-                        wall, rss, cpu, doc = run_once(code, tmp / "data", models, jobs, Path(work))
+                        wall, rss, cpu, doc = run_once(code, tmp / "data", models, jobs, Path(work), args.task)
                     reference = doc["scores"] if reference is None else reference
                     same[name] = same[name] and doc["scores"] == reference
                     figures[name].append((wall, rss, cpu))
@@ -76,12 +87,13 @@ def main() -> None:
                     print(f"  run {run + 1} {name}: {wall:.1f} s, {rss:.0f} MiB, CPU {cpu:.0f} %", flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=False)
-    print(f"potion-base-8M, MSMARCO-shaped, {args.passages:,} passages ({chars:,} characters), 43 queries; "
-          f"median of {args.runs}:")
+    print(f"potion-base-8M, {args.task}-shaped, {args.passages:,} passages ({chars:,} characters), {queries:,} "
+          f"queries; median of {args.runs}:")
     for name, rows in figures.items():
         wall, rss, cpu = (statistics.median(r[i] for r in rows) for i in range(3))
         print(f"  {name:32s} {wall:7.1f} s  {rss:7.0f} MiB peak  CPU {cpu:4.0f} %  scores identical: {same[name]}")
-    calibrate(cells, args.passages, chars)
+    if args.task == "MSMARCO" and args.queries in (None, 43) and not args.no_calibrate:
+        calibrate(cells, args.passages, chars)
 
 
 def characters(folder: Path) -> int:
@@ -93,6 +105,13 @@ def characters(folder: Path) -> int:
         with gzip.open(folder / name, "rt", encoding="utf-8") as fh:
             total += sum(len(json.loads(line)["text"]) for line in fh)
     return total
+
+
+def lines(path: Path) -> int:
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return sum(1 for _ in fh)
 
 
 def calibrate(cells: list[dict], passages: int, chars: int) -> None:
