@@ -194,6 +194,12 @@ def static_registry(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def static_model_args(static_model_dir, static_registry) -> list[str]:
+    """The `harness run` arguments that select the small static model from its mirror and registry file."""
+    return ["--model-dir", str(static_model_dir), "--registry", str(static_registry), "-m", STATIC_ENTRY["name"]]
+
+
+@pytest.fixture(scope="session")
 def static_model(static_model_dir):
     from harness.loaders import load_encoder
     from harness.registry import ModelSpec

@@ -92,11 +92,10 @@ def test_stsbenchmark_score_matches_an_independent_computation(catalogue, static
     assert {"cosine_pearson", "manhattan_spearman", "euclidean_spearman"} <= set(entry)  # mteb's full output
 
 
-def test_offline_mteb_run_writes_every_available_task(tmp_path, data_dir, mirrors, static_model_dir, static_registry, capsys):
+def test_offline_mteb_run_writes_every_available_task(tmp_path, data_dir, mirrors, static_model_args, capsys):
     results = tmp_path / "results"
     code = main(["run", "--no-progress", "--offline", "--available-only", "--data-dir", str(data_dir),
-                 "--model-dir", str(static_model_dir), "--registry", str(static_registry),
-                 "--results-dir", str(results), "-m", "m2v-minilm-64", "-t", "MTEB"])
+                 *static_model_args, "--results-dir", str(results), "-t", "MTEB"])
     assert code == 0
     folder = results / "local__m2v-minilm-64" / "test"
     available = offline_tasks(mirrors)
@@ -113,13 +112,12 @@ def test_offline_mteb_run_writes_every_available_task(tmp_path, data_dir, mirror
     assert f"summary: {len(available)} done" in capsys.readouterr().out
 
 
-def test_unavailable_tasks_are_named(tmp_path, data_dir, mirrors, static_model_dir, static_registry, capsys):
+def test_unavailable_tasks_are_named(tmp_path, data_dir, mirrors, static_model_args, capsys):
     missing = [n for n in ("STS22", "SummEval") if n not in offline_tasks(mirrors)]
     if not missing:
         pytest.skip("the data mirror has every task this test needs to be missing")
-    code = main(["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "--model-dir", str(static_model_dir),
-                 "--registry", str(static_registry), "--results-dir", str(tmp_path), "-m", "m2v-minilm-64",
-                 "-t", *missing, "BIOSSES"])
+    code = main(["run", "--no-progress", "--offline", "--data-dir", str(data_dir), *static_model_args,
+                 "--results-dir", str(tmp_path), "-t", *missing, "BIOSSES"])
     assert code == 1
     captured = capsys.readouterr()
     folder = Catalogue().tasks[missing[0]].dataset_path
@@ -177,7 +175,7 @@ def test_adapter_carries_model_meta(static_model):
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
 def test_interrupted_run_resumes_without_redoing_finished_tasks(
-    signal_name, tmp_path, data_dir, static_model_dir, static_registry
+    signal_name, tmp_path, data_dir, static_model_args
 ):
     import signal
     import subprocess
@@ -187,8 +185,7 @@ def test_interrupted_run_resumes_without_redoing_finished_tasks(
     results = tmp_path / "results"
     folder = results / "local__m2v-minilm-64" / "test"
     cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--data-dir", str(data_dir),
-           "--model-dir", str(static_model_dir), "--registry", str(static_registry), "--results-dir", str(results),
-           "-m", "m2v-minilm-64", "-t", "BIOSSES", "STS13", "STS12", "SICK-R", "STS14", "STS15", "STS16"]
+           *static_model_args, "--results-dir", str(results), "-t", "BIOSSES", "STS13", "STS12", "SICK-R", "STS14", "STS15", "STS16"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while not (folder / "BIOSSES.json").exists() and time.time() < deadline and proc.poll() is None:

@@ -113,15 +113,13 @@ def _workers(pid: int) -> set[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
 @pytest.mark.parametrize("stop", ["SIGKILL to the parent", "Ctrl-C"])
-def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(stop, tmp_path, data_dir, static_model_dir,
-                                                                  static_registry):
+def test_workers_end_when_the_parent_is_killed_and_a_rerun_resumes(stop, tmp_path, data_dir, static_model_args):
     """Killed (SIGKILL to the parent alone) or interrupted (Ctrl-C: SIGINT to the terminal's process group), a run
     with workers leaves no worker behind and only whole result files, and a rerun does only what is missing."""
     results = tmp_path / "r"
     folder = ResultStore(results).model_dir(STATIC_ENTRY["id"], STATIC_ENTRY["revision"])
     cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--jobs", "2", "--data-dir",
-           str(data_dir), "--model-dir", str(static_model_dir), "--registry", str(static_registry), "--results-dir",
-           str(results), "-m", STATIC_ENTRY["name"], "-t", "WordSim", "Banking77Classification"]
+           str(data_dir), *static_model_args, "--results-dir", str(results), "-t", "WordSim", "Banking77Classification"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (folder.is_dir() and len(list(folder.glob("*.json"))) >= 3):

@@ -17,7 +17,6 @@ from harness.registry import Registry
 from harness.results import ResultStore
 from harness.runner import Cell, Runner
 from harness.tasks import Catalogue
-from tests.conftest import STATIC_ENTRY
 
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install '.[ray]'")
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the fault-injecting functions below go to workers
@@ -297,25 +296,19 @@ def test_warm_up_tasks_run_on_as_many_workers_as_fit(tmp_path, ray_cluster, grid
     assert ray.is_initialized()  # a session the runner did not open stays open
 
 
-def _static_model_args(model_dir, registry_file):
-    return ["--model-dir", str(model_dir), "--registry", str(registry_file), "-m", STATIC_ENTRY["name"]]
-
-
-def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_dir, static_model_dir, static_registry,
-                                                    capsys):
+def test_cli_ray_run_writes_what_a_local_run_writes(tmp_path, ray_cluster, data_dir, static_model_args, capsys):
     args = ["--no-progress", "--offline", "--data-dir", str(data_dir),
-            *_static_model_args(static_model_dir, static_registry), "-t", "MEN", "BIOSSES"]
+            *static_model_args, "-t", "MEN", "BIOSSES"]
     assert main(["run", *args, "--results-dir", str(tmp_path / "local")]) == 0
     assert main(["run", *args, "--results-dir", str(tmp_path / "ray"), "--ray"]) == 0
     assert "running 1 model(s) x 2 task(s) Ray (local instance)" in capsys.readouterr().out
     assert _scores(tmp_path / "ray") == _scores(tmp_path / "local") and len(_scores(tmp_path / "ray")) == 2
 
 
-def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, static_model_dir, static_registry,
-                                                        monkeypatch):
+def test_the_command_releases_the_ray_session_it_opened(tmp_path, data_dir, static_model_args, monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the command starts its own local instance
     base = ["run", "--no-progress", "--offline", "--data-dir", str(data_dir), "--results-dir", str(tmp_path),
-            *_static_model_args(static_model_dir, static_registry)]
+            *static_model_args]
     runs = [[*base, "-t", "NoSuchTask", "--ray"],  # fails after Ray started: released all the same
             [*base, "-t", "MEN", "--ray", "nohost"],  # Ray cannot connect: a one-line error
             [*base, "-t", "MEN", "--ray"]]
