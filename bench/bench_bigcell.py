@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, help="queries (default: 43 for MSMARCO, else the test split's)")
     parser.add_argument("--no-calibrate", action="store_true", help="do not write the plan's calibration row")
     args = parser.parse_args()
-    queries = args.queries or (43 if args.task == "MSMARCO" else None)
+    asked = args.queries or (43 if args.task == "MSMARCO" else None)  # None: the task's own test queries
     sys.path.insert(0, str(ROOT / "bench"))
     from fullsize import generate
 
@@ -64,9 +64,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate([args.task], tmp / "data",
-                 counts={args.task: {"documents": args.passages, **({"queries": queries} if queries else {})}})
+                 counts={args.task: {"documents": args.passages, **({"queries": asked} if asked else {})}})
         folder = next((tmp / "data").rglob("corpus.jsonl.gz")).parent
-        chars, queries = characters(folder), lines(folder / "queries.jsonl.gz")
+        chars, queries = texts(folder)
         before = tmp / "before"
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(before), args.before], cwd=ROOT, check=True)
         try:
@@ -92,26 +92,22 @@ def main() -> None:
     for name, rows in figures.items():
         wall, rss, cpu = (statistics.median(r[i] for r in rows) for i in range(3))
         print(f"  {name:32s} {wall:7.1f} s  {rss:7.0f} MiB peak  CPU {cpu:4.0f} %  scores identical: {same[name]}")
-    if args.task == "MSMARCO" and args.queries in (None, 43) and not args.no_calibrate:
+    if args.task == "MSMARCO" and queries == 43 and not args.no_calibrate:
         calibrate(cells, args.passages, chars)
 
 
-def characters(folder: Path) -> int:
-    """Characters of the texts in a retrieval folder's corpus and queries (what mteb's statistics count)."""
+def texts(folder: Path) -> tuple[int, int]:
+    """Characters of the texts in a retrieval folder's corpus and queries (what mteb's statistics count), and the
+    number of queries written."""
     import gzip
 
-    total = 0
+    total = queries = 0
     for name in ("corpus.jsonl.gz", "queries.jsonl.gz"):
         with gzip.open(folder / name, "rt", encoding="utf-8") as fh:
-            total += sum(len(json.loads(line)["text"]) for line in fh)
-    return total
-
-
-def lines(path: Path) -> int:
-    import gzip
-
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return sum(1 for _ in fh)
+            lengths = [len(json.loads(line)["text"]) for line in fh]
+        total += sum(lengths)
+        queries = len(lengths)  # the queries file is read last
+    return total, queries
 
 
 def calibrate(cells: list[dict], passages: int, chars: int) -> None:
