@@ -28,8 +28,14 @@ def _home_vars(home: Path) -> dict[str, str]:
             "MTEB_CACHE": str(cache / "mteb")}
 
 
-_SESSION_HOME = Path(tempfile.mkdtemp(prefix="harness-tests-home-"))
-os.environ.update(_home_vars(_SESSION_HOME))
+# A test session's process (pytest, or each pytest-xdist worker) makes the home; a process a test starts that
+# imports this module (a spawned pool worker unpickling a test's function, a Ray worker) keeps the home it was
+# given, the test's own, and makes none (it would never be removed: no session ends there).
+_ROLE = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_SESSION_HOME = None
+if os.environ.get("HARNESS_TESTS_HOME_OF") != _ROLE:
+    _SESSION_HOME = Path(tempfile.mkdtemp(prefix="harness-tests-home-"))
+    os.environ.update(_home_vars(_SESSION_HOME), HARNESS_TESTS_HOME_OF=_ROLE)
 
 import pytest  # noqa: E402
 
@@ -63,7 +69,8 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session, exitstatus):
     """With HARNESS_TESTS_NO_SKIP=1 (CI, which provides the data, Chromium, olah and Ray), a skipped test fails
     the session: a skip there means something CI should have provided is missing."""
-    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+    if _SESSION_HOME is not None:
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)
     if os.environ.get("HARNESS_TESTS_NO_SKIP") == "1" and _SKIPPED and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
