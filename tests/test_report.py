@@ -415,7 +415,7 @@ def computed_report(data_dir, tmp_path_factory) -> Path:
     common = ["--results-dir", str(root / "results"), "--data-dir", str(data_dir), "--offline", "--no-progress"]
     assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "BIOSSES", "STS12", *common]) == 0
     assert main(["run", "-m", "all-MiniLM-L6-v2", "-t", "MEN", "BIOSSES", *common]) == 0
-    assert main(["speed", "-m", "GloVe_6B_50d", "all-MiniLM-L6-v2", "--size", "50", *common]) == 0
+    assert main(["speed", "-m", "GloVe_6B_50d", "all-MiniLM-L6-v2", "--size", "20", *common]) == 0
     assert main(["report", "--results-dir", str(root / "results"), "--out", str(root / "reports"), "--published",
                  "none"]) == 0
     return root
@@ -427,6 +427,7 @@ def _main_scores(results: Path, folder: str) -> dict[str, float]:
             for p in (results / folder).glob("*/*.json") if p.stem != "model_meta"}
 
 
+@pytest.mark.xdist_group("computed_report")  # under -n N, the fixture's runs once
 def test_partial_table_file_averages_the_datasets_every_model_has(computed_report):
     results = computed_report / "results"
     glove = _main_scores(results, "stanfordnlp__glove.6B.50d")
@@ -441,6 +442,7 @@ def test_partial_table_file_averages_the_datasets_every_model_has(computed_repor
         assert math.isnan(row["Pearl (0)"])
 
 
+@pytest.mark.xdist_group("computed_report")  # under -n N, the fixture's runs once
 def test_throughput_file_ratios_are_of_the_measured_speeds(computed_report):
     results = computed_report / "results"
     speeds = {name: json.loads(next((results / folder).glob("*/harness/throughput.json")).read_text())
