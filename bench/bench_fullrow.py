@@ -169,22 +169,24 @@ def report(args, spec, tasks) -> None:
     print(f"sum of the cells: {total / 3600:.2f} h wall one cell after another; largest peak "
           f"{max((float(r['peak_rss_gb']) for r in measured), default=0):.1f} GB; published evaluation times of the "
           f"same tasks: {sum(published.get(r['task'], 0) for r in measured) / 3600:.2f} h")
-    if args.calibrate and args.fraction == 1.0:
+    if args.calibrate:  # a fraction's cells too: their own size is recorded (MindSmallReranking cannot run whole here)
         calibrate(measured)
 
 
 def search_shape(task: str, fraction: float) -> dict:
-    """The queries and corpus documents of a retrieval stand-in as bench/fullsize.py writes it (0 elsewhere)."""
+    """The queries and corpus documents of a retrieval stand-in as bench/fullsize.py writes it, and a reranking
+    stand-in's (query, candidate) pairs (0 elsewhere)."""
     from fullsize import scale
 
     from harness.plan import SPLIT_QUERIES, mteb_size
     from harness.tasks import Catalogue
 
     size = mteb_size(task, Catalogue().tasks[task].spec.subset)
+    pairs = {"pairs": scale(size.pairs, fraction) if size is not None and size.pairs else 0}
     if size is None or not size.documents:
-        return {"queries": 0, "documents": 0}
+        return {"queries": 0, "documents": 0, **pairs}
     return {"queries": SPLIT_QUERIES.get(task) or scale(size.queries, fraction),
-            "documents": scale(size.documents, fraction)}
+            "documents": scale(size.documents, fraction), **pairs}
 
 
 def calibrate(measured: list[dict], source: str = "bench/bench_fullrow.py") -> None:

@@ -16,6 +16,12 @@
   A projection from a fit adds it (the fit's points have it taken off); measured cells include it. The harness
   requires datasets < 4 (pyproject.toml), whose `dataset[column]` is a list: this is charged only where a later
   datasets was installed regardless.
+- Reranking's (query, candidate) pairs: mteb holds a reranking split's candidates, judgements and scores as Python
+  dicts and lists, pair by pair (MindSmallReranking: 97 million pairs over 2.4 million subqueries), so its time
+  and memory grow with the pairs, not the characters. The calibration's cells with pairs (`bench/bench_fullrow.py
+  --fraction F --tasks MindSmallReranking --calibrate`) give the cost of a pair (a least-squares line through them,
+  seconds and GB); a projection from a fit adds the pairs' cost (the fits' points have it taken off), and a large
+  split without such a calibration says so.
 - Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
   fit `peak = a + b x characters + c x queries` over recorded peaks and calibration cells, else a worker's
   base plus GB_PER_GIGACHAR per 10^9 characters.
@@ -45,6 +51,8 @@ import numpy as np
 GB_PER_GIGACHAR = 1.8
 """Peak memory per 10^9 characters of a cell's texts (0.6 GB over the base for the 3.4e8 characters of a
 1,000,000-passage MSMARCO stand-in: potion-base-8M, 1.5 GB peak against 0.9 GB on small tasks)."""
+PAIRS_NOTED = 1_000_000
+"""Reranking pairs beyond which a projection without a calibration of their cost says so."""
 MEMORY_REACH = 3
 """How far (x the largest cell with a measured peak) a memory fit is followed; beyond, GB_PER_GIGACHAR."""
 BASE_GB = {"transformer": 1.5, "static": 1.0}
@@ -65,6 +73,8 @@ class Size:
     """Times mteb's undersampling goes over the training rows (the task's `n_experiments`; 0 elsewhere)."""
     document_chars: int = 0
     """Characters of a retrieval split's corpus (0 elsewhere)."""
+    pairs: int = 0
+    """(query, candidate) pairs of a reranking split (mteb's `num_top_ranked`; 0 elsewhere)."""
 
     @property
     def label_reads(self) -> int:
@@ -145,7 +155,8 @@ def mteb_size(task_name: str, subset: str) -> Size | None:
     document_chars = int((split.get("documents_text_statistics") or {}).get("total_text_length") or 0) \
         if documents else 0
     train, experiments = _undersampled(task, subset, stats)
-    return Size(int(split["num_samples"]), int(chars), queries, documents, train, experiments, document_chars)
+    pairs = int((split.get("top_ranked_statistics") or {}).get("num_top_ranked") or 0)
+    return Size(int(split["num_samples"]), int(chars), queries, documents, train, experiments, document_chars, pairs)
 
 
 def _undersampled(task, subset: str, stats: dict) -> tuple[int, int]:
@@ -246,9 +257,12 @@ class CostModel:
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
         peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
 
+        self.pair_cost = _pair_cost([r for r in self.calibrated if _row_size(r).pairs])
+
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
-            seconds = max(0.0, seconds - self.undersampling(size))  # the fits are of everything else
+            seconds = max(0.0, seconds - self.undersampling(size) - self.pairs_seconds(size))  # fits: everything else
+            peak = max(0.0, peak - self.pairs_gb(size)) if peak else peak
             points.setdefault((loader, family, group), []).append((size, seconds, peak))
             if not size.documents:  # the kind's time fit over every group: cells without a search (characters alone)
                 points.setdefault((loader, family), []).append((size, seconds, peak))
@@ -263,6 +277,8 @@ class CostModel:
         # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
         # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
+        paired = [row for row in self.cells if _row_size(row).pairs]  # the cost of a pair, not fit points
+        self.cells = [row for row in self.cells if not any(row is r for r in paired)]
         for row in self.cells:
             size = _row_size(row)
             full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
@@ -301,6 +317,14 @@ class CostModel:
                 shares.setdefault(row["loader"], []).append(
                     max(0.0, alone - float(row["seconds"])) / own * size.chars / documents)
         return {loader: min(1.0, statistics.median(values)) for loader, values in shares.items()}
+
+    def pairs_seconds(self, size: Size | None) -> float:
+        """Seconds of mteb's pair-by-pair work on a reranking split's (query, candidate) pairs (0 uncalibrated)."""
+        return size.pairs * self.pair_cost[0] if size is not None and self.pair_cost else 0.0
+
+    def pairs_gb(self, size: Size | None) -> float:
+        """Peak memory of a reranking split's (query, candidate) pairs as mteb holds them (0 uncalibrated)."""
+        return size.pairs * self.pair_cost[1] if size is not None and self.pair_cost else 0.0
 
     def undersampling(self, size: Size | None) -> float:
         """Seconds of mteb's label-by-label undersampling of a classification split: its reads times the cost of a
@@ -342,7 +366,12 @@ class CostModel:
                 if reads > max(60.0, 0.1 * fit):
                     far += (f"; + {duration(reads)} of mteb's undersampling: {size.label_reads:,} label reads over "
                             f"{size.train:,} training rows")
-                return fit + reads, f"from size ({' '.join(k for k in key if k)} fit{far})"
+                pairs = self.pairs_seconds(size)
+                if pairs > max(60.0, 0.1 * fit):
+                    far += f"; + {duration(pairs)} of mteb's reranking of {size.pairs:,} (query, candidate) pairs"
+                elif size.pairs > PAIRS_NOTED and not self.pair_cost:
+                    far += f"; {size.pairs:,} (query, candidate) pairs: their cost not calibrated"
+                return fit + reads + pairs, f"from size ({' '.join(k for k in key if k)} fit{far})"
         return None, "size unknown" if size is None else f"no {spec.loader} cell measured here"
 
     def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
@@ -369,8 +398,9 @@ class CostModel:
                 # beyond 3x the largest cell with a measured peak, a slope from small cells (fixed costs,
                 # noise) is not evidence: the fit at 3x that size, then GB_PER_GIGACHAR per 10^9 characters
                 reach = MEMORY_REACH * self.memory_reach[key]
-                return a + b * min(chars, reach) + c * queries + GB_PER_GIGACHAR * max(0, chars - reach) / 1e9
-        return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9
+                return (a + b * min(chars, reach) + c * queries + GB_PER_GIGACHAR * max(0, chars - reach) / 1e9
+                        + self.pairs_gb(size))
+        return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9 + self.pairs_gb(size)
 
     def project(self, spec, task) -> Projection:
         size = task_size(task)
@@ -407,9 +437,24 @@ class CostModel:
 
 
 def _row_size(row: dict) -> Size:
-    """A calibration cell's texts, characters, queries and documents."""
+    """A calibration cell's texts, characters, queries, documents and reranking pairs."""
     return Size(int(float(row.get("texts") or 0)), int(float(row["chars"])), int(float(row.get("queries") or 0)),
-                int(float(row.get("documents") or 0)))
+                int(float(row.get("documents") or 0)), pairs=int(float(row.get("pairs") or 0)))
+
+
+def _pair_cost(rows: Sequence[dict]) -> tuple[float, float] | None:
+    """(seconds, GB) per (query, candidate) pair: the slopes of least-squares lines through the calibration's cells
+    with pairs (at least two sizes; the lines' intercepts are the cells' other costs), or None."""
+    def slope(points: list[tuple[int, float]]) -> float:
+        if len({x for x, _ in points}) < 2:
+            return 0.0
+        x, y = np.array(points, dtype=float).T
+        return max(0.0, float(np.polyfit(x, y, 1)[0]))
+
+    if len({_row_size(r).pairs for r in rows}) < 2:
+        return None
+    return (slope([(_row_size(r).pairs, float(r["seconds"])) for r in rows]),
+            slope([(_row_size(r).pairs, float(r["peak_gb"])) for r in rows if r.get("peak_gb")]))
 
 
 def _taken(row: dict) -> int:

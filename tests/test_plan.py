@@ -144,6 +144,34 @@ def test_a_memory_fit_of_small_cells_is_not_followed_far_beyond_them():
     assert model.peak_gb(spec, Catalogue().tasks["SICK-R"], sick) == pytest.approx(a + b * sick.chars)
 
 
+def test_a_reranking_projection_adds_the_cost_of_its_query_candidate_pairs():
+    """MindSmallReranking: 2.4 million subqueries with ~41 candidates each, which mteb holds pair by pair. The
+    calibration's cells with pairs give a pair's seconds and GB (the slopes through them); they are no points of the
+    size fits, and a projection from a fit adds the pairs' cost to the fit's."""
+    mind = mteb_size("MindSmallReranking", "default")
+    assert mind.pairs > 40 * mind.texts > 0 and mteb_size("SciFact", "default").pairs == 0
+    spec = load_registry().get("potion-base-8M").model_copy(update={"id": "m", "revision": "r"})
+    task = Catalogue().tasks["MindSmallReranking"]
+    row = {"loader": "model2vec", "family": "static", "model": "other", "queries": 0, "documents": 0}
+    sized = [{**row, "task": n, "texts": z.texts, "chars": z.chars, "seconds": t, "peak_gb": gb}
+             for n, z, t, gb in ((n, mteb_size(n, "default"), t, gb) for n, t, gb in
+                                 (("STS12", 7.0, 0.8), ("SprintDuplicateQuestions", 10.0, 0.9),
+                                  ("ArxivClusteringS2S", 20.0, 1.0)))]
+    paired = [{**row, "task": "MindSmallReranking", "texts": round(mind.texts * f), "chars": round(mind.chars * f),
+               "pairs": round(mind.pairs * f), "seconds": t, "peak_gb": gb}
+              for f, t, gb in ((0.02, 28.8, 1.7), (0.05, 69.3, 3.14), (0.1, 140.0, 5.6))]
+    without, model = CostModel([], calibrated=sized), CostModel([], calibrated=sized + paired)
+    assert model.fits == without.fits and model.memory == without.memory  # not points of the size fits
+    per_pair = [np.polyfit([r["pairs"] for r in paired], [r[k] for r in paired], 1)[0] for k in ("seconds", "peak_gb")]
+    assert model.pair_cost == pytest.approx(tuple(per_pair))
+    seconds, basis = model.seconds(spec, task, mind)
+    assert seconds == pytest.approx(without.seconds(spec, task, mind)[0] + per_pair[0] * mind.pairs)
+    assert f"of mteb's reranking of {mind.pairs:,} (query, candidate) pairs" in basis
+    assert model.peak_gb(spec, task, mind) == pytest.approx(without.peak_gb(spec, task, mind) + per_pair[1] * mind.pairs)
+    assert model.peak_gb(spec, task, mind) > 40  # the full split, as mteb holds it: beyond most machines
+    assert "pairs: their cost not calibrated" in without.seconds(spec, task, mind)[1]
+
+
 def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
     """Two cells of the same size in characters, one with 43 queries and one with 6,666: the fit puts the
     difference on the search term, and projects a third from its characters and its searches."""
