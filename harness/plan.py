@@ -17,11 +17,11 @@
   requires datasets < 4 (pyproject.toml), whose `dataset[column]` is a list: this is charged only where a later
   datasets was installed regardless.
 - Reranking's (query, candidate) pairs: mteb holds a reranking split's candidates, judgements and scores as Python
-  dicts and lists, pair by pair (MindSmallReranking: 97 million pairs over 2.4 million subqueries), so its time
-  and memory grow with the pairs, not the characters. The calibration's cells with pairs (`bench/bench_fullrow.py
-  --fraction F --tasks MindSmallReranking --calibrate`) give the cost of a pair (a least-squares line through them,
-  seconds and GB); a projection from a fit adds the pairs' cost (the fits' points have it taken off), and a large
-  split without such a calibration says so.
+  dicts and lists, pair by pair (MindSmallReranking: 97 million pairs over 2.4 million queries), so its time
+  and memory grow with the pairs, not the characters. The calibration's cells of one reranking task at several
+  sizes (`bench/bench_fullrow.py --fraction F --tasks MindSmallReranking --calibrate`) give the cost of a pair (a
+  least-squares line through them, seconds and GB); a projection from a fit adds the pairs' cost (the fits'
+  points have it taken off), and a large split without such a calibration says so.
 - Memory: the cell's recorded peak (result files record it since this version), else the loader kind's
   fit `peak = a + b x characters + c x queries` over recorded peaks and calibration cells, else a worker's
   base plus GB_PER_GIGACHAR per 10^9 characters.
@@ -257,7 +257,8 @@ class CostModel:
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
         peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
 
-        self.pair_cost = _pair_cost([r for r in self.calibrated if _row_size(r).pairs])
+        scaled = _scaled_pairs(self.calibrated)
+        self.pair_cost = _pair_cost(scaled)
 
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
@@ -277,9 +278,9 @@ class CostModel:
         # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
         # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
-        paired = [row for row in self.cells if _row_size(row).pairs]  # the cost of a pair, not fit points
-        self.cells = [row for row in self.cells if not any(row is r for r in paired)]
         for row in self.cells:
+            if any(row is r for r in scaled):  # the cost of a pair, not a point of the fits
+                continue
             size = _row_size(row)
             full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
             if full is not None and full.chars == size.chars:  # a full-size cell: the task's training rows too
@@ -442,9 +443,20 @@ def _row_size(row: dict) -> Size:
                 int(float(row.get("documents") or 0)), pairs=int(float(row.get("pairs") or 0)))
 
 
+def _scaled_pairs(rows: Sequence[dict]) -> list[dict]:
+    """The calibration's cells of a reranking task measured at two sizes or more (stand-ins at fractions): the
+    evidence of a pair's cost."""
+    sizes: dict[str, set[int]] = {}
+    for row in rows:
+        if _row_size(row).pairs:
+            sizes.setdefault(row["task"], set()).add(_row_size(row).pairs)
+    return [row for row in rows if len(sizes.get(row["task"], ())) >= 2]
+
+
 def _pair_cost(rows: Sequence[dict]) -> tuple[float, float] | None:
     """(seconds, GB) per (query, candidate) pair: the slopes of least-squares lines through the calibration's cells
-    with pairs (at least two sizes; the lines' intercepts are the cells' other costs), or None."""
+    of reranking tasks at several sizes (`_scaled_pairs`; the lines' intercepts are the cells' other costs), or
+    None."""
     def slope(points: list[tuple[int, float]]) -> float:
         if len({x for x, _ in points}) < 2:
             return 0.0

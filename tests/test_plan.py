@@ -145,7 +145,7 @@ def test_a_memory_fit_of_small_cells_is_not_followed_far_beyond_them():
 
 
 def test_a_reranking_projection_adds_the_cost_of_its_query_candidate_pairs():
-    """MindSmallReranking: 2.4 million subqueries with ~41 candidates each, which mteb holds pair by pair. The
+    """MindSmallReranking: 2.4 million queries with ~41 candidates each, which mteb holds pair by pair. The
     calibration's cells with pairs give a pair's seconds and GB (the slopes through them); they are no points of the
     size fits, and a projection from a fit adds the pairs' cost to the fit's."""
     mind = mteb_size("MindSmallReranking", "default")
@@ -170,6 +170,12 @@ def test_a_reranking_projection_adds_the_cost_of_its_query_candidate_pairs():
     assert model.peak_gb(spec, task, mind) == pytest.approx(without.peak_gb(spec, task, mind) + per_pair[1] * mind.pairs)
     assert model.peak_gb(spec, task, mind) > 40  # the full split, as mteb holds it: beyond most machines
     assert "pairs: their cost not calibrated" in without.seconds(spec, task, mind)[1]
+    scidocs = mteb_size("SciDocsRR", "default")  # a reranking task measured at one size: its cell as it is
+    one = CostModel([], calibrated=sized + paired + [{**row, "task": "SciDocsRR", "texts": scidocs.texts,
+                                                      "chars": scidocs.chars, "pairs": scidocs.pairs,
+                                                      "seconds": 9.9, "peak_gb": 1.07}])
+    assert one.pair_cost == model.pair_cost and scidocs.pairs > 0
+    assert one.seconds(spec, Catalogue().tasks["SciDocsRR"], scidocs) == (9.9, "calibrated (model2vec, same size)")
 
 
 def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
