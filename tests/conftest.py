@@ -30,10 +30,12 @@ def _home_vars(home: Path) -> dict[str, str]:
 
 # A test session's process (pytest, or each pytest-xdist worker) makes the home; a process a test starts that
 # imports this module (a spawned pool worker unpickling a test's function, a Ray worker) keeps the home it was
-# given, the test's own, and makes none (it would never be removed: no session ends there).
+# given, the test's own, and makes none (it would never be removed: no session ends there). A home outside the
+# temporary folder is never kept (the marker left in a user's shell must not let the tests near the real HOME).
 _ROLE = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _SESSION_HOME = None
-if os.environ.get("HARNESS_TESTS_HOME_OF") != _ROLE:
+_GIVEN = Path(os.environ.get("HOME") or "/").resolve()
+if os.environ.get("HARNESS_TESTS_HOME_OF") != _ROLE or not _GIVEN.is_relative_to(Path(tempfile.gettempdir()).resolve()):
     _SESSION_HOME = Path(tempfile.mkdtemp(prefix="harness-tests-home-"))
     os.environ.update(_home_vars(_SESSION_HOME), HARNESS_TESTS_HOME_OF=_ROLE)
 
