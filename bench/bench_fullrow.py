@@ -11,7 +11,8 @@ Each cell has a HOME of its own; the harness cache is the row's (`--cache`, defa
 invocation), as in a user's run: ClimateFEVER measured after FEVER takes FEVER's kept embeddings (`taken` in the
 CSV and the calibration). A dataset `--data` lacks is generated (seeded) just before its
 cell. `--calibrate` adds the measured cells to `harness/reference/cell_costs.csv`, the calibration of `harness run
---plan`; `--measured-only` measures nothing (for a row stopped part-way: the cells the CSV holds). At the end the
+--plan`, at the size measured (a fraction's cells too: MindSmallReranking's at several fractions price a reranking
+pair, its whole split being beyond this machine's memory); `--measured-only` measures nothing (for a row stopped part-way: the cells the CSV holds). At the end the
 CSV's cells are listed next to the evaluation times of the model's published result files, where the data mirror has
 them, with the CPU seconds each took (wall time x CPU %, which another load on the machine changes less than the
 wall time).
