@@ -12,10 +12,10 @@ invocation), as in a user's run: ClimateFEVER measured after FEVER takes FEVER's
 CSV and the calibration). A dataset `--data` lacks is generated (seeded) just before its
 cell. `--calibrate` adds the measured cells to `harness/reference/cell_costs.csv`, the calibration of `harness run
 --plan`, at the size measured (a fraction's cells too: MindSmallReranking's at several fractions price a reranking
-pair, its whole split being beyond this machine's memory); `--measured-only` measures nothing (for a row stopped part-way: the cells the CSV holds). At the end the
-CSV's cells are listed next to the evaluation times of the model's published result files, where the data mirror has
-them, with the CPU seconds each took (wall time x CPU %, which another load on the machine changes less than the
-wall time).
+pair, its whole split being beyond this machine's memory); `--measured-only` measures nothing (for a row stopped
+part-way: the cells the CSV holds). At the end the CSV's cells are listed next to the evaluation times of the
+model's published result files, where the data mirror has them, with the CPU seconds each took (wall time x CPU %,
+which another load on the machine changes less than the wall time).
 """
 
 from __future__ import annotations

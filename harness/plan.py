@@ -463,7 +463,7 @@ def _pair_cost(rows: Sequence[dict]) -> tuple[float, float] | None:
         x, y = np.array(points, dtype=float).T
         return max(0.0, float(np.polyfit(x, y, 1)[0]))
 
-    if len({_row_size(r).pairs for r in rows}) < 2:
+    if not rows:  # `_scaled_pairs` gives each task's rows at two sizes or more, or none
         return None
     return (slope([(_row_size(r).pairs, float(r["seconds"])) for r in rows]),
             slope([(_row_size(r).pairs, float(r["peak_gb"])) for r in rows if r.get("peak_gb")]))

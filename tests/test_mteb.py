@@ -185,7 +185,8 @@ def test_interrupted_run_resumes_without_redoing_finished_tasks(
     results = tmp_path / "results"
     folder = results / "local__m2v-minilm-64" / "test"
     cmd = [sys.executable, "-m", "harness.cli", "run", "--no-progress", "--offline", "--data-dir", str(data_dir),
-           *static_model_args, "--results-dir", str(results), "-t", "BIOSSES", "STS13", "STS12", "SICK-R", "STS14", "STS15", "STS16"]
+           *static_model_args, "--results-dir", str(results),
+           "-t", "BIOSSES", "STS13", "STS12", "SICK-R", "STS14", "STS15", "STS16"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while not (folder / "BIOSSES.json").exists() and time.time() < deadline and proc.poll() is None:
