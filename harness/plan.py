@@ -349,7 +349,8 @@ class CostModel:
                                                                                      task.spec.name)]
         if same:
             return statistics.median(same), "measured"
-        kind = [o.seconds for o in self.seen if o.loader == spec.loader and o.task == task.spec.name]
+        loader, family = self._keys(spec, task)[1]
+        kind = [o.seconds for o in self.seen if (o.loader, o.family, o.task) == (loader, family, task.spec.name)]
         if kind:
             return statistics.median(kind), f"measured ({spec.loader})"
         calibrated = [float(r["seconds"]) for r in self._calibrated_cells(spec, task, size)]
@@ -373,22 +374,28 @@ class CostModel:
                 elif size.pairs > PAIRS_NOTED and not self.pair_cost:
                     far += f"; {size.pairs:,} (query, candidate) pairs: their cost not calibrated"
                 return fit + reads + pairs, f"from size ({' '.join(k for k in key if k)} fit{far})"
-        return None, "size unknown" if size is None else f"no {spec.loader} cell measured here"
+        return None, "size unknown" if size is None else f"no {loader} {family} cell measured here"
 
     def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
-        """The benchmarks' calibration cells of this loader kind on this task at this size (the same characters)."""
+        """The benchmarks' calibration cells of this loader kind and family on this task at this size (the same
+        characters)."""
         if size is None:
             return []
-        return [r for r in self.cells if r["loader"] == spec.loader and r["task"] == task.spec.name
+        kind = self._keys(spec, task)[1]
+        return [r for r in self.cells if (r["loader"], r["family"]) == kind and r["task"] == task.spec.name
                 and int(float(r["chars"])) == size.chars]
 
     @staticmethod
     def _keys(spec, task) -> tuple[tuple, ...]:
+        """The fits' keys for a model's cell, the closest first: (loader kind, family, task group), (loader kind,
+        family). A family is evidence for itself alone: sentence-transformers loads static models too
+        (static-retrieval-mrl-en-v1), whose cells cost nothing like a transformer's."""
         family = "transformer" if spec.family == "transformer" else "static"
         return (spec.loader, family, task.spec.group), (spec.loader, family)
 
     def peak_gb(self, spec, task, size: Size | None) -> float:
-        same = [o.peak_gb for o in self.seen if o.peak_gb and o.loader == spec.loader and o.task == task.spec.name]
+        kind = self._keys(spec, task)[1]
+        same = [o.peak_gb for o in self.seen if o.peak_gb and (o.loader, o.family) == kind and o.task == task.spec.name]
         same += [float(r["peak_gb"]) for r in self._calibrated_cells(spec, task, size) if r.get("peak_gb")]
         if same:
             return max(same)

@@ -115,9 +115,34 @@ def test_a_calibrated_cell_of_the_same_kind_task_and_size_is_taken_as_it_is():
     catalogue = Catalogue()
     assert model.seconds(spec, catalogue.tasks["STS12"], sts12) == (8.0, "calibrated (model2vec, same size)")
     assert model.peak_gb(spec, catalogue.tasks["STS12"], sts12) == 1.3
-    assert model.seconds(spec, catalogue.tasks["MSMARCO"], msmarco)[1] == "no model2vec cell measured here"
+    assert model.seconds(spec, catalogue.tasks["MSMARCO"], msmarco)[1] == "no model2vec static cell measured here"
     other = load_registry().get("all-MiniLM-L6-v2")  # another loader kind: not its evidence
-    assert model.seconds(other, catalogue.tasks["STS12"], sts12) == (None, "no sentence-transformers cell measured here")
+    assert model.seconds(other, catalogue.tasks["STS12"], sts12) == (
+        None, "no sentence-transformers transformer cell measured here")
+
+
+def test_a_static_model_of_a_transformer_s_loader_kind_is_not_charged_the_transformer_s_cells():
+    """sentence-transformers loads all-MiniLM-L6-v2 and static embedding models alike (static-retrieval-mrl-en-v1):
+    one family's cells, measured or calibrated, are no projection of the other's, in time or in memory."""
+    registry, catalogue = load_registry(), Catalogue()
+    minilm, static = registry.get("all-MiniLM-L6-v2"), registry.get("static-retrieval-mrl-en-v1")
+    sts12 = mteb_size("STS12", "default")
+    seen = [Observation(minilm.id, minilm.revision, "sentence-transformers", "transformer", "STS13", 40.0, 2.5)]
+    calibrated = [{"loader": "sentence-transformers", "family": "transformer", "model": minilm.name, "task": "STS12",
+                   "texts": sts12.texts, "chars": sts12.chars, "queries": 0, "documents": 0, "seconds": 30.0,
+                   "peak_gb": 2.0}]
+    model = CostModel(seen, calibrated=calibrated)
+    assert model.seconds(minilm, catalogue.tasks["STS12"], sts12) == (
+        30.0, "calibrated (sentence-transformers, same size)")
+    assert model.seconds(minilm, catalogue.tasks["STS13"], None) == (40.0, "measured")
+    assert model.seconds(static, catalogue.tasks["STS12"], sts12) == (
+        None, "no sentence-transformers static cell measured here")
+    assert model.seconds(static, catalogue.tasks["STS13"], mteb_size("STS13", "default"))[0] is None
+    assert model.peak_gb(minilm, catalogue.tasks["STS13"], None) == 2.5
+    assert model.peak_gb(static, catalogue.tasks["STS13"], None) < 2.5  # the family's base, not MiniLM's peak
+    twin = Observation("org/other-static", "r", "sentence-transformers", "static", "STS13", 0.5, 0.6)
+    assert CostModel([*seen, twin], calibrated=calibrated).seconds(static, catalogue.tasks["STS13"], None) == (
+        0.5, "measured (sentence-transformers)")
 
 
 def test_a_memory_fit_of_small_cells_is_not_followed_far_beyond_them():
