@@ -109,7 +109,7 @@ def main() -> None:
         if not (args.data / task.dataset_path / "README.md").is_file():  # generated just before it is measured
             generate([name], args.data, args.fraction, log=print)
         with tempfile.TemporaryDirectory() as work:
-            row = cell_row(spec, task, args.fraction, measure(spec.name, name, args.data, Path(work), cache))
+            row = cell_row(spec, task, args.fraction, measure(spec.name, name, args.data, Path(work), cache), args.data)
         _append(args.csv, row)
         print(f"{name:40s} {row['wall_s']:>8} s wall {row['cell_s']:>8} s cell {row['peak_rss_gb']:>6} GB "
               f"{row['cpu_percent']:>4} % CPU  {row['status']}", flush=True)
@@ -117,16 +117,19 @@ def main() -> None:
     report(args, spec, tasks)
 
 
-def cell_row(spec, task, fraction: float, figures: dict) -> dict:
-    """A CSV row: the cell (model, loader kind, task, the stand-in's texts and characters), its measured figures
-    (`measure`) and the hardware."""
+def cell_row(spec, task, fraction: float, figures: dict, data: Path) -> dict:
+    """A CSV row: the cell (model, loader kind, task, the stand-in's texts and characters: mteb's statistics at full
+    size, counted in the stand-in's files at a fraction), its measured figures (`measure`) and the hardware."""
+    from fullsize import standin_size
+
     from harness.plan import mteb_size
     from harness.speed import hardware
 
     size = mteb_size(task.spec.name, task.spec.subset)
+    texts, chars = ((size.texts, size.chars) if size else ("", "")) if fraction == 1 else \
+        standin_size(data / task.dataset_path)
     return {"model": spec.name, "loader": spec.loader, "family": spec.family, "task": task.spec.name,
-            "fraction": fraction, "texts": round(size.texts * fraction) if size else "",
-            "chars": round(size.chars * fraction) if size else "", **figures, "cpu": hardware()["cpu"],
+            "fraction": fraction, "texts": texts, "chars": chars, **figures, "cpu": hardware()["cpu"],
             "cores": os.cpu_count(), "date": date.today().isoformat()}
 
 

@@ -52,7 +52,7 @@ def main() -> None:
         docs, figures, rows = {}, {}, []
         for label, task, run in cells:
             figures[label] = measure(args.model, task, args.data, root / run, root / run / "cache")
-            rows.append(cell_row(spec, catalogue.tasks[task], args.fraction, figures[label]))
+            rows.append(cell_row(spec, catalogue.tasks[task], args.fraction, figures[label], args.data))
             files = list((root / run / "results").glob(f"*/*/{task}.json"))
             docs[label] = json.loads(files[0].read_text()) if files else None
             print(f"{label:26s} {figures[label]['wall_s']:>8} s wall {figures[label]['cell_s']:>8} s cell "

@@ -453,6 +453,32 @@ def write_corpus(ctx: Context, docs: int) -> None:
                          _corpus_rows(ctx.text(docs_stats, docs), base, docs - base))
 
 
+NOT_TEXT = frozenset({"_id", "id", "query-id", "corpus-id", "corpus-ids", "lang", "label", "labels"})
+"""Columns of a stand-in that hold ids or labels (some strings), not texts."""
+
+
+def standin_size(folder: Path) -> tuple[int, int]:
+    """Texts and characters of a stand-in's evaluated data, counted in its files: every split its README declares
+    but `train` (a classifier's training rows are not what mteb's statistics count), each text of a list counted.
+    At a fraction this is the stand-in's true size, more than the fraction of the whole where the floors apply (at
+    least 2 rows per label, 8 per split)."""
+    header = yaml.safe_load((folder / "README.md").read_text(encoding="utf-8").split("---")[1])
+    texts = chars = 0
+    for config in header["configs"]:
+        for entry in config["data_files"]:
+            if entry["split"] == "train":
+                continue
+            for rel in [entry["path"]] if isinstance(entry["path"], str) else entry["path"]:
+                with gzip.open(folder / rel, "rt", encoding="utf-8") as fh:
+                    for line in fh:
+                        for key, value in json.loads(line).items():
+                            values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+                            strings = [] if key in NOT_TEXT else [v for v in values if isinstance(v, str)]
+                            texts += len(strings)
+                            chars += sum(map(len, strings))
+    return texts, chars
+
+
 def _judgements(ctx: Context, stats: dict, units: int, docs: int) -> tuple[np.ndarray, np.ndarray]:
     """Judged documents and positives per query unit. Reranking judges all its candidates (positives 1, others
     0); retrieval lists only its positives, unless the statistics' min exceeds their mean (older statistics that

@@ -95,6 +95,21 @@ def test_retrieval_and_reranking_follow_the_statistics(generated):
                                                    * queries)
 
 
+def test_a_stand_in_s_size_is_counted_in_the_texts_it_evaluates(generated):
+    """A fraction's stand-in is more than the fraction of the whole where the floors apply (Banking77: 2 rows for
+    each of its 77 labels); its size is counted in its files: the evaluated split's texts, not the classifier's
+    training rows, not ids, not (string) labels, not judgements."""
+    banking = rows(generated / "mteb/banking77/test.jsonl.gz")
+    assert fullsize.standin_size(generated / "mteb/banking77") == (len(banking), sum(len(r["text"]) for r in banking))
+    assert len(banking) > 10 * round(stats("Classification", "Banking77Classification")["num_samples"] * FRACTION)
+    sets = rows(generated / "mteb/twentynewsgroups-clustering/test.jsonl.gz")
+    sentences = [t for s in sets for t in s["sentences"]]
+    assert fullsize.standin_size(generated / "mteb/twentynewsgroups-clustering") == (
+        len(sentences), sum(map(len, sentences)))
+    fever = [r["text"] for name in ("corpus", "queries") for r in rows(generated / f"mteb/fever/{name}.jsonl.gz")]
+    assert fullsize.standin_size(generated / "mteb/fever") == (len(fever), sum(map(len, fever)))
+
+
 def test_summarization_has_summeval_columns(generated):
     summeval = stats("Summarization", "SummEval")
     got = rows(generated / "mteb/summeval/test.jsonl.gz")
