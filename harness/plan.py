@@ -31,6 +31,9 @@
   the same cell on its own and after its partner on the same hardware, `taken` in the calibration; a share, so a
   pair measured on one machine applies to cells measured on another). Embeddings an earlier run kept are not looked
   for (that needs the model loaded): such a cell is charged in full.
+- A transformer's evidence from another transformer (a measured or calibrated cell, a fit's points) is scaled by
+  the ratio of the two models' parameters (registry `params_m`): its encoding does about two operations per
+  parameter and token. A static model's is taken as it is (a lookup per token; its time is tokenizing).
 - Total: one cell after another, and the cells dealt largest first to `--jobs` workers (the order the
   pool runs them in).
 """
@@ -97,6 +100,8 @@ class Observation:
     task: str
     seconds: float
     peak_gb: float | None
+    params_m: float | None = None
+    """The model's parameters in millions (its model_meta.json; None where it does not say)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ def observations(results_dir: str | Path) -> list[Observation]:
     shared corpus's embeddings another task kept: `project_all` charges that from the cell on its own)."""
     out = []
     for folder in Path(results_dir).glob("*/*"):
-        family = _family(folder)
+        family, params = _family(folder)
         for path in folder.glob("*.json"):
             try:
                 doc = json.loads(path.read_text(encoding="utf-8"))
@@ -195,18 +200,33 @@ def observations(results_dir: str | Path) -> list[Observation]:
                 if (block.get("data") or {}).get("shared_corpus", {}).get("taken"):
                     continue  # it took another task's kept corpus: not the cost of the cell on its own
                 out.append(Observation(model["id"], model["revision"], model["loader"], family, doc["task_name"],
-                                       float(doc["evaluation_time"]), peak / 1024 if peak else None))
+                                       float(doc["evaluation_time"]), peak / 1024 if peak else None, params))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # model_meta.json, published layouts, unreadable files: not evidence of time
     return out
 
 
-def _family(folder: Path) -> str:
-    """`static` or `transformer`, from the folder's model_meta.json (`static` when it does not say)."""
+def _family(folder: Path) -> tuple[str, float | None]:
+    """`static` or `transformer` (`static` when it does not say) and the parameters in millions (None when it does
+    not say), from the folder's model_meta.json."""
     try:
-        return json.loads((folder / "model_meta.json").read_text())["harness"]["family"]
+        block = json.loads((folder / "model_meta.json").read_text())["harness"]
     except (OSError, ValueError, KeyError, TypeError):
-        return "static"
+        return "static", None
+    params = block.get("params_m") if isinstance(block, dict) else None
+    family = block.get("family", "static") if isinstance(block, dict) else "static"
+    return family, float(params) if isinstance(params, (int, float)) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _registry_params() -> dict[str, float]:
+    """Parameters in millions of the default registry's models, by name (a calibration cell names its model)."""
+    from harness.registry import load_registry
+
+    try:
+        return {spec.name: spec.params_m for spec in load_registry()}
+    except Exception:  # noqa: BLE001 - an unreadable registry leaves the calibration's cells unscaled
+        return {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -256,23 +276,27 @@ class CostModel:
         tasks = _mteb_tasks()
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
         peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
+        self.params: dict[tuple, list[float]] = {}  # key -> the parameters (millions) of the models of its points
 
         scaled = _scaled_pairs(self.calibrated)
         self.pair_cost = _pair_cost(scaled)
 
-        def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None) -> None:
+        def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None,
+                params: float | None) -> None:
             group = tasks[task][1] if task in tasks else ""
             seconds = max(0.0, seconds - self.undersampling(size) - self.pairs_seconds(size))  # fits: everything else
             peak = max(0.0, peak - self.pairs_gb(size)) if peak else peak
-            points.setdefault((loader, family, group), []).append((size, seconds, peak))
-            if not size.documents:  # the kind's time fit over every group: cells without a search (characters alone)
-                points.setdefault((loader, family), []).append((size, seconds, peak))
+            # time: the group's fit; the kind's fit over every group takes the cells without a search (characters)
+            for key in [(loader, family, group)] + ([(loader, family)] if not size.documents else []):
+                points.setdefault(key, []).append((size, seconds, peak))
+                if params:
+                    self.params.setdefault(key, []).append(params)
             for key in ((loader, family, group), (loader, family)) if peak else ():  # memory: every cell
                 peaks.setdefault(key, []).append((size, peak))
 
         for obs in self.seen:
             if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
-                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb)
+                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb, obs.params_m)
         pairs = _pairs(self.calibrated)
         aside = [r for alone, taken in pairs for r in (*alone, taken)]
         # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
@@ -286,7 +310,7 @@ class CostModel:
             if full is not None and full.chars == size.chars:  # a full-size cell: the task's training rows too
                 size = dataclasses.replace(size, train=full.train, experiments=full.experiments)
             add(row["loader"], row["family"], row["task"], size, float(row["seconds"]),
-                float(row["peak_gb"]) if row.get("peak_gb") else None)
+                float(row["peak_gb"]) if row.get("peak_gb") else None, _registry_params().get(row["model"]))
         self.fits = {key: _fit([((s.chars, s.searches), t) for s, t, _ in pts]) for key, pts in points.items()
                      if len({s.chars for s, _, _ in pts}) >= 3}
         self.largest = {key: max(s.chars for s, _, _ in pts) for key, pts in points.items()}
@@ -350,12 +374,15 @@ class CostModel:
         if same:
             return statistics.median(same), "measured"
         loader, family = self._keys(spec, task)[1]
-        kind = [o.seconds for o in self.seen if (o.loader, o.family, o.task) == (loader, family, task.spec.name)]
+        kind = [o for o in self.seen if (o.loader, o.family, o.task) == (loader, family, task.spec.name)]
         if kind:
-            return statistics.median(kind), f"measured ({spec.loader})"
-        calibrated = [float(r["seconds"]) for r in self._calibrated_cells(spec, task, size)]
+            return self._scaled(spec, statistics.median(o.seconds for o in kind), [o.params_m for o in kind],
+                                f"measured ({spec.loader})")
+        calibrated = self._calibrated_cells(spec, task, size)
         if calibrated:
-            return statistics.median(calibrated), f"calibrated ({spec.loader}, same size)"
+            return self._scaled(spec, statistics.median(float(r["seconds"]) for r in calibrated),
+                                [_registry_params().get(r["model"]) for r in calibrated],
+                                f"calibrated ({spec.loader}, same size)")
         for key in self._keys(spec, task):
             if size is not None and key in self.fits:
                 a, b, c = self.fits[key]
@@ -363,7 +390,8 @@ class CostModel:
                 far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
                 if size.searches > 10 * max(self.searched[key], 1):
                     far += f"; {size.queries:,} queries: search cost beyond what was measured"
-                fit = a + b * size.chars + c * size.searches
+                fit, scaled = self._scaled(spec, a + b * size.chars + c * size.searches, self.params.get(key, []), "")
+                far += scaled
                 reads = self.undersampling(size)
                 if reads > max(60.0, 0.1 * fit):
                     far += (f"; + {duration(reads)} of mteb's undersampling: {size.label_reads:,} label reads over "
@@ -375,6 +403,19 @@ class CostModel:
                     far += f"; {size.pairs:,} (query, candidate) pairs: their cost not calibrated"
                 return fit + reads + pairs, f"from size ({' '.join(k for k in key if k)} fit{far})"
         return None, "size unknown" if size is None else f"no {loader} {family} cell measured here"
+
+    @staticmethod
+    def _scaled(spec, seconds: float, params: Sequence[float | None], basis: str) -> tuple[float, str]:
+        """A transformer's seconds from other models' evidence, in proportion to its parameters against theirs
+        (median; evidence whose parameters are unknown is taken as it is), and the basis saying so."""
+        known = [q for q in params if q]
+        if spec.family != "transformer" or not known:
+            return seconds, basis
+        theirs = statistics.median(known)
+        factor = spec.params_m / theirs
+        if abs(factor - 1) < 0.01:
+            return seconds, basis
+        return seconds * factor, f"{basis}; x {factor:.2f}: {spec.params_m:g}M parameters, not {theirs:g}M"
 
     def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
         """The benchmarks' calibration cells of this loader kind and family on this task at this size (the same

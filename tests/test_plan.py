@@ -145,6 +145,37 @@ def test_a_static_model_of_a_transformer_s_loader_kind_is_not_charged_the_transf
         0.5, "measured (sentence-transformers)")
 
 
+def test_a_transformer_is_charged_another_transformer_s_cells_in_proportion_to_its_parameters():
+    """A larger transformer encodes a token in more operations: a cell measured or calibrated for all-MiniLM-L6-v2
+    (22.71M parameters, the registry's) stands for a 4x larger one at 4x its time, the basis saying so, and so
+    does a fit of its cells. A static model's evidence is not scaled (a lookup per token)."""
+    registry, catalogue = load_registry(), Catalogue()
+    minilm = registry.get("all-MiniLM-L6-v2")
+    big = minilm.model_copy(update={"name": "big", "id": "org/big", "params_m": 4 * minilm.params_m})
+    sizes = {name: mteb_size(name, "default") for name in ("STS12", "STS13", "STS14", "STS15")}
+    row = {"loader": "sentence-transformers", "family": "transformer", "model": minilm.name, "queries": 0,
+           "documents": 0, "peak_gb": 1.0}
+    model = CostModel([], calibrated=[{**row, "task": name, "texts": z.texts, "chars": z.chars,
+                                       "seconds": z.chars / 40_000} for name, z in sizes.items() if name != "STS15"])
+    seconds, basis = model.seconds(big, catalogue.tasks["STS12"], sizes["STS12"])
+    assert seconds == pytest.approx(4 * sizes["STS12"].chars / 40_000)
+    assert basis == f"calibrated (sentence-transformers, same size); x 4.00: {big.params_m:g}M parameters, not 22.71M"
+    assert model.seconds(minilm, catalogue.tasks["STS12"], sizes["STS12"]) == (
+        pytest.approx(sizes["STS12"].chars / 40_000), "calibrated (sentence-transformers, same size)")
+    fitted, basis = model.seconds(big, catalogue.tasks["STS15"], sizes["STS15"])
+    assert fitted == pytest.approx(4 * model.seconds(minilm, catalogue.tasks["STS15"], sizes["STS15"])[0])
+    assert basis.startswith("from size (sentence-transformers transformer STS fit; x 4.00")
+    seen = [Observation(minilm.id, minilm.revision, "sentence-transformers", "transformer", "STS16", 10.0, None,
+                        minilm.params_m)]
+    assert CostModel(seen, calibrated=[]).seconds(big, catalogue.tasks["STS16"], None)[0] == pytest.approx(40.0)
+    potion = registry.get("potion-base-8M")
+    static_row = {**row, "loader": "model2vec", "family": "static", "model": potion.name, "task": "STS12",
+                  "texts": sizes["STS12"].texts, "chars": sizes["STS12"].chars, "seconds": 2.0}
+    larger = registry.get("potion-base-32M")
+    assert CostModel([], calibrated=[static_row]).seconds(larger, catalogue.tasks["STS12"], sizes["STS12"]) == (
+        2.0, "calibrated (model2vec, same size)")
+
+
 def test_a_memory_fit_of_small_cells_is_not_followed_far_beyond_them():
     """Peaks of small cells only (0.8 GB at 0.2M characters, 1.5 GB at 8.7M; one per task type, so the kind's fit over
     every type is the one used): followed up to 3x the largest, then
