@@ -334,9 +334,9 @@ def cmd_run(args) -> int:
 
 
 def _cost_model(results_dir: str):
-    from harness.plan import CostModel, observations
+    from harness.plan import CostModel, observations, speeds
 
-    return CostModel(observations(results_dir))
+    return CostModel(observations(results_dir), speeds=speeds(results_dir))
 
 
 def _announce(runner, pending: list, jobs: int) -> None:

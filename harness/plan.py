@@ -32,8 +32,10 @@
   pair measured on one machine applies to cells measured on another). Embeddings an earlier run kept are not looked
   for (that needs the model loaded): such a cell is charged in full.
 - A transformer's evidence from another transformer (a measured or calibrated cell, a fit's points) is scaled by
-  the ratio of the two models' parameters (registry `params_m`): its encoding does about two operations per
-  parameter and token. A static model's is taken as it is (a lookup per token; its time is tokenizing).
+  the ratio of the two models' speeds where `harness speed` measured both on one machine (the results folder's
+  throughput records), else by the ratio of their parameters (registry `params_m`: its encoding does about two
+  operations per parameter and token, a lower bound for a deeper model). A static model's is taken as it is (a
+  lookup per token; its time is tokenizing).
 - Total: one cell after another, and the cells dealt largest first to `--jobs` workers (the order the
   pool runs them in).
 """
@@ -218,6 +220,18 @@ def _family(folder: Path) -> tuple[str, float | None]:
     return family, float(params) if isinstance(params, (int, float)) else None
 
 
+def speeds(results_dir: str | Path) -> dict[str, tuple[float, str]]:
+    """Each measured model's sentences per second and the CPU it was measured on (the results folder's throughput
+    records), by model id and by display name (a calibration cell names its model); unreadable records left out."""
+    from harness.results import read_throughputs
+
+    out = {}
+    for model_id, record in read_throughputs(results_dir, problems=[]).items():
+        figure = (record.sentences_per_second, str(record.hardware.get("cpu", "")))
+        out[model_id] = out[record.model.name] = figure
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _registry_params() -> dict[str, float]:
     """Parameters in millions of the default registry's models, by name (a calibration cell names its model)."""
@@ -269,34 +283,35 @@ class CostModel:
     calibration cells."""
 
     def __init__(self, seen: Sequence[Observation], calibrated: Sequence[dict] | None = None,
-                 reads: Sequence[dict] | None = None):
+                 reads: Sequence[dict] | None = None, speeds: dict[str, tuple[float, str]] | None = None):
         self.seen = list(seen)
+        self.speeds = speeds or {}
+        """Sentences per second and CPU by model id or name (`speeds`): the scale between two transformers."""
         self.calibrated = calibration() if calibrated is None else list(calibrated)
         self.reads = (calibration(LABEL_READS) if reads is None else list(reads)) if label_reads_lazy() else []
         tasks = _mteb_tasks()
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
         peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
-        self.params: dict[tuple, list[float]] = {}  # key -> the parameters (millions) of the models of its points
+        self.evidence: dict[tuple, list[tuple[str, float | None]]] = {}  # key -> its points' models, parameters
 
         scaled = _scaled_pairs(self.calibrated)
         self.pair_cost = _pair_cost(scaled)
 
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None,
-                params: float | None) -> None:
+                model: tuple[str, float | None]) -> None:
             group = tasks[task][1] if task in tasks else ""
             seconds = max(0.0, seconds - self.undersampling(size) - self.pairs_seconds(size))  # fits: everything else
             peak = max(0.0, peak - self.pairs_gb(size)) if peak else peak
             # time: the group's fit; the kind's fit over every group takes the cells without a search (characters)
             for key in [(loader, family, group)] + ([(loader, family)] if not size.documents else []):
                 points.setdefault(key, []).append((size, seconds, peak))
-                if params:
-                    self.params.setdefault(key, []).append(params)
+                self.evidence.setdefault(key, []).append(model)
             for key in ((loader, family, group), (loader, family)) if peak else ():  # memory: every cell
                 peaks.setdefault(key, []).append((size, peak))
 
         for obs in self.seen:
             if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
-                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb, obs.params_m)
+                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb, (obs.model_id, obs.params_m))
         pairs = _pairs(self.calibrated)
         aside = [r for alone, taken in pairs for r in (*alone, taken)]
         # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
@@ -310,7 +325,7 @@ class CostModel:
             if full is not None and full.chars == size.chars:  # a full-size cell: the task's training rows too
                 size = dataclasses.replace(size, train=full.train, experiments=full.experiments)
             add(row["loader"], row["family"], row["task"], size, float(row["seconds"]),
-                float(row["peak_gb"]) if row.get("peak_gb") else None, _registry_params().get(row["model"]))
+                float(row["peak_gb"]) if row.get("peak_gb") else None, _row_model(row))
         self.fits = {key: _fit([((s.chars, s.searches), t) for s, t, _ in pts]) for key, pts in points.items()
                      if len({s.chars for s, _, _ in pts}) >= 3}
         self.largest = {key: max(s.chars for s, _, _ in pts) for key, pts in points.items()}
@@ -376,12 +391,12 @@ class CostModel:
         loader, family = self._keys(spec, task)[1]
         kind = [o for o in self.seen if (o.loader, o.family, o.task) == (loader, family, task.spec.name)]
         if kind:
-            return self._scaled(spec, statistics.median(o.seconds for o in kind), [o.params_m for o in kind],
-                                f"measured ({spec.loader})")
+            return self._scaled(spec, statistics.median(o.seconds for o in kind),
+                                [(o.model_id, o.params_m) for o in kind], f"measured ({spec.loader})")
         calibrated = self._calibrated_cells(spec, task, size)
         if calibrated:
             return self._scaled(spec, statistics.median(float(r["seconds"]) for r in calibrated),
-                                [_registry_params().get(r["model"]) for r in calibrated],
+                                [_row_model(r) for r in calibrated],
                                 f"calibrated ({spec.loader}, same size)")
         for key in self._keys(spec, task):
             if size is not None and key in self.fits:
@@ -390,7 +405,7 @@ class CostModel:
                 far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
                 if size.searches > 10 * max(self.searched[key], 1):
                     far += f"; {size.queries:,} queries: search cost beyond what was measured"
-                fit, scaled = self._scaled(spec, a + b * size.chars + c * size.searches, self.params.get(key, []), "")
+                fit, scaled = self._scaled(spec, a + b * size.chars + c * size.searches, self.evidence[key], "")
                 far += scaled
                 reads = self.undersampling(size)
                 if reads > max(60.0, 0.1 * fit):
@@ -404,18 +419,27 @@ class CostModel:
                 return fit + reads + pairs, f"from size ({' '.join(k for k in key if k)} fit{far})"
         return None, "size unknown" if size is None else f"no {loader} {family} cell measured here"
 
-    @staticmethod
-    def _scaled(spec, seconds: float, params: Sequence[float | None], basis: str) -> tuple[float, str]:
-        """A transformer's seconds from other models' evidence, in proportion to its parameters against theirs
-        (median; evidence whose parameters are unknown is taken as it is), and the basis saying so."""
-        known = [q for q in params if q]
-        if spec.family != "transformer" or not known:
+    def _scaled(self, spec, seconds: float, models: Sequence[tuple[str, float | None]],
+                basis: str) -> tuple[float, str]:
+        """A transformer's seconds from other models' evidence (`models`: their ids or names and parameters): in
+        proportion to their speed against its own where one machine measured it and all of them (median), else to
+        its parameters against theirs (evidence whose parameters are unknown is taken as it is); the basis says
+        which."""
+        if spec.family != "transformer" or all(model in (spec.id, spec.name) for model, _ in models):
             return seconds, basis
-        theirs = statistics.median(known)
-        factor = spec.params_m / theirs
+        own = self.speeds.get(spec.id) or self.speeds.get(spec.name)
+        theirs = [self.speeds.get(model) for model, _ in models]
+        if own and all(t is not None and t[1] == own[1] for t in theirs):
+            speed = statistics.median(t[0] for t in theirs)
+            factor, why = speed / own[0], f"{own[0]:.0f} sentences per second, not {speed:.0f} (harness speed)"
+        elif known := [q for _, q in models if q]:
+            theirs_m = statistics.median(known)
+            factor, why = spec.params_m / theirs_m, f"{spec.params_m:g}M parameters, not {theirs_m:g}M"
+        else:
+            return seconds, basis
         if abs(factor - 1) < 0.01:
             return seconds, basis
-        return seconds * factor, f"{basis}; x {factor:.2f}: {spec.params_m:g}M parameters, not {theirs:g}M"
+        return seconds * factor, f"{basis}; x {factor:.2f}: {why}"
 
     def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
         """The benchmarks' calibration cells of this loader kind and family on this task at this size (the same
@@ -483,6 +507,11 @@ class CostModel:
                                                 basis=f"{p.basis}; {first}'s corpus kept: - {duration(saved)}")
             projections[cell.key] = p
         return {cell.key: projections[cell.key] for cell in cells}
+
+
+def _row_model(row: dict) -> tuple[str, float | None]:
+    """A calibration cell's model (its display name) and the registry's parameters for it (None if unknown)."""
+    return row["model"], _registry_params().get(row["model"])
 
 
 def _row_size(row: dict) -> Size:

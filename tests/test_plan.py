@@ -148,7 +148,8 @@ def test_a_static_model_of_a_transformer_s_loader_kind_is_not_charged_the_transf
 def test_a_transformer_is_charged_another_transformer_s_cells_in_proportion_to_its_parameters():
     """A larger transformer encodes a token in more operations: a cell measured or calibrated for all-MiniLM-L6-v2
     (22.71M parameters, the registry's) stands for a 4x larger one at 4x its time, the basis saying so, and so
-    does a fit of its cells. A static model's evidence is not scaled (a lookup per token)."""
+    does a fit of its cells; where one machine measured both models' speeds, at the ratio of the speeds. A static
+    model's evidence is not scaled (a lookup per token)."""
     registry, catalogue = load_registry(), Catalogue()
     minilm = registry.get("all-MiniLM-L6-v2")
     big = minilm.model_copy(update={"name": "big", "id": "org/big", "params_m": 4 * minilm.params_m})
@@ -168,6 +169,16 @@ def test_a_transformer_is_charged_another_transformer_s_cells_in_proportion_to_i
     seen = [Observation(minilm.id, minilm.revision, "sentence-transformers", "transformer", "STS16", 10.0, None,
                         minilm.params_m)]
     assert CostModel(seen, calibrated=[]).seconds(big, catalogue.tasks["STS16"], None)[0] == pytest.approx(40.0)
+    # where one machine measured both speeds (`harness speed`), their ratio is the scale; not from two machines
+    measured = {minilm.name: (199.0, "cpu A"), big.id: (18.4, "cpu A")}
+    calibrated = model.calibrated
+    seconds, basis = CostModel([], calibrated=calibrated, speeds=measured).seconds(
+        big, catalogue.tasks["STS12"], sizes["STS12"])
+    assert seconds == pytest.approx(199.0 / 18.4 * sizes["STS12"].chars / 40_000)
+    assert basis.endswith("; x 10.82: 18 sentences per second, not 199 (harness speed)")
+    elsewhere = {**measured, big.id: (18.4, "cpu B")}
+    assert CostModel([], calibrated=calibrated, speeds=elsewhere).seconds(
+        big, catalogue.tasks["STS12"], sizes["STS12"])[0] == pytest.approx(4 * sizes["STS12"].chars / 40_000)
     potion = registry.get("potion-base-8M")
     static_row = {**row, "loader": "model2vec", "family": "static", "model": potion.name, "task": "STS12",
                   "texts": sizes["STS12"].texts, "chars": sizes["STS12"].chars, "seconds": 2.0}
