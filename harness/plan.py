@@ -521,13 +521,13 @@ def _row_size(row: dict) -> Size:
 
 
 def _scaled_pairs(rows: Sequence[dict]) -> list[dict]:
-    """The calibration's cells of a reranking task measured at two sizes or more (stand-ins at fractions): the
-    evidence of a pair's cost."""
-    sizes: dict[str, set[int]] = {}
+    """The calibration's cells of a reranking task measured for one model at two sizes or more (stand-ins at
+    fractions): the evidence of a pair's cost (a model's single cell of the task is a point of its fits)."""
+    sizes: dict[tuple[str, str], set[int]] = {}
     for row in rows:
         if _row_size(row).pairs:
-            sizes.setdefault(row["task"], set()).add(_row_size(row).pairs)
-    return [row for row in rows if len(sizes.get(row["task"], ())) >= 2]
+            sizes.setdefault((row["model"], row["task"]), set()).add(_row_size(row).pairs)
+    return [row for row in rows if len(sizes.get((row["model"], row["task"]), ())) >= 2]
 
 
 def _pair_cost(rows: Sequence[dict]) -> tuple[float, float] | None:

@@ -244,6 +244,10 @@ def test_a_reranking_projection_adds_the_cost_of_its_query_candidate_pairs():
                                                       "seconds": 9.9, "peak_gb": 1.07}])
     assert one.pair_cost == model.pair_cost and scidocs.pairs > 0
     assert one.seconds(spec, Catalogue().tasks["SciDocsRR"], scidocs) == (9.9, "calibrated (model2vec, same size)")
+    # another model's single cell of the task, at a fourth size, is no evidence of a pair's cost
+    small = {**row, "model": "another", "task": "MindSmallReranking", "texts": 4736, "chars": 327_984,
+             "pairs": 194_018, "seconds": 22.2, "peak_gb": 0.86}
+    assert CostModel([], calibrated=sized + paired + [small]).pair_cost == model.pair_cost
 
 
 def test_a_retrieval_fit_charges_queries_times_corpus_chunks():
