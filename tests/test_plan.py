@@ -16,6 +16,7 @@ from harness.pool import largest_first
 from harness.registry import load_registry
 from harness.runner import Cell
 from harness.tasks import Catalogue
+from tests.conftest import ROOT
 
 
 def test_largest_first_shortens_a_run_whose_giant_cell_comes_last():
@@ -420,6 +421,37 @@ def test_plan_prints_every_pending_cell_and_runs_nothing(tmp_path, capsys, onlin
     assert any("size unknown" in " ".join(r) for r in rows if r[1] == "turney")  # no statistics: named, no crash
     assert "projected:" in out and "with 2 worker(s), largest first" in out
     assert not results.exists(), "a plan runs nothing and writes nothing"
+
+
+def test_the_plan_scales_a_new_transformer_by_the_speeds_harness_speed_recorded(tmp_path, capsys, online):
+    """A registry entry for a larger transformer, with throughput records of it and of all-MiniLM-L6-v2 from one
+    machine in the results folder: its plan takes all-MiniLM-L6-v2's calibrated cell times the ratio of the speeds;
+    without its record, the ratio of the parameters."""
+    minilm = load_registry().get("all-MiniLM-L6-v2")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("models:\n  - name: bigger\n    id: org/bigger\n    revision: r1\n"
+                        "    loader: sentence-transformers\n    params_m: 90.84\n    family: transformer\n"
+                        "    link: https://example.org/bigger\n", encoding="utf-8")
+    record = json.loads((ROOT / "results" / "sentence-transformers__all-MiniLM-L6-v2" / minilm.revision / "harness"
+                         / "throughput.json").read_text(encoding="utf-8"))
+    results = tmp_path / "results"
+    for folder, model, speed in ((f"sentence-transformers__all-MiniLM-L6-v2/{minilm.revision}", record["model"], 32.0),
+                                 ("org__bigger/r1", {**record["model"], "name": "bigger", "id": "org/bigger",
+                                                     "revision": "r1"}, 4.0)):
+        (results / folder / "harness").mkdir(parents=True)
+        (results / folder / "harness" / "throughput.json").write_text(
+            json.dumps({**record, "model": model, "sentences_per_second": speed}), encoding="utf-8")
+
+    def plan() -> str:
+        assert main(["run", "--plan", "--registry", str(registry), "-m", "bigger", "-t", "STS12",
+                     "--results-dir", str(results)]) == 0
+        (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bigger ")]
+        return line
+
+    assert plan().endswith("calibrated (sentence-transformers, same size); x 8.00: 4 sentences per second, "
+                           "not 32 (harness speed)")
+    (results / "org__bigger").rename(tmp_path / "aside")
+    assert plan().endswith("calibrated (sentence-transformers, same size); x 4.00: 90.84M parameters, not 22.71M")
 
 
 def test_a_cell_projected_over_the_available_memory_is_named_before_the_run(tmp_path, capsys, monkeypatch, online):
