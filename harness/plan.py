@@ -6,7 +6,8 @@
 - Time, by the closest evidence this machine has (the computed result files' `evaluation_time`): the same
   model on the same task; else models of the same loader kind on that task (median); else the loader
   kind's fit `seconds = a + b x characters + c x searches` over the MTEB cells it ran (searches: a retrieval
-  split's queries times its corpus chunks, `Size.searches`); else "unknown".
+  split's queries times its corpus chunks, `Size.searches`); else, for a loader kind with no cell of the model's
+  family at all, the fit of the same family's loader kind that reached the largest size, named; else "unknown".
 - Calibration beyond the offline data: `harness/reference/cell_costs.csv`, cells the benchmarks measured
   on full-size stand-ins (`bench/bench_bigcell.py`), with the hardware they ran on; they enter the fits.
 - Classification's undersampling: mteb reads a classification split's training labels one index at a time, over
@@ -398,11 +399,13 @@ class CostModel:
             return self._scaled(spec, statistics.median(float(r["seconds"]) for r in calibrated),
                                 [_row_model(r) for r in calibrated],
                                 f"calibrated ({spec.loader}, same size)")
-        for key in self._keys(spec, task):
+        for key in (*self._keys(spec, task), *self._borrowed_keys(spec, task)):
             if size is not None and key in self.fits:
                 a, b, c = self.fits[key]
                 reach = size.chars / self.largest[key]
                 far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
+                if key[0] != spec.loader:
+                    far += f"; no {loader} {family} cell measured here"
                 if size.searches > 10 * max(self.searched[key], 1):
                     far += f"; {size.queries:,} queries: search cost beyond what was measured"
                 fit, scaled = self._scaled(spec, a + b * size.chars + c * size.searches, self.evidence[key], "")
@@ -458,6 +461,22 @@ class CostModel:
         family = "transformer" if spec.family == "transformer" else "static"
         return (spec.loader, family, task.spec.group), (spec.loader, family)
 
+    def _borrowed_keys(self, spec, task) -> tuple[tuple, ...]:
+        """Where a loader kind has no cell of its own: the keys of the same family's loader kind whose cells reach
+        the largest size (a static model sentence-transformers loads, none of whose cells ran here, is projected
+        from model2vec's full-size cells: both tokenize a text and pool a row per token)."""
+        loader, family = self._keys(spec, task)[1]
+        if any(key[:2] == (loader, family) for key in self.largest):
+            return ()
+        reach: dict[str, int] = {}
+        for key, chars in self.largest.items():
+            if key[1] == family:
+                reach[key[0]] = max(reach.get(key[0], 0), chars)
+        if not reach:
+            return ()
+        other = max(reach, key=reach.__getitem__)
+        return (other, family, task.spec.group), (other, family)
+
     def peak_gb(self, spec, task, size: Size | None) -> float:
         kind = self._keys(spec, task)[1]
         same = [o.peak_gb for o in self.seen if o.peak_gb and (o.loader, o.family) == kind and o.task == task.spec.name]
@@ -465,7 +484,7 @@ class CostModel:
         if same:
             return max(same)
         chars, queries = (size.chars, size.queries) if size else (0, 0)
-        for key in self._keys(spec, task):
+        for key in (*self._keys(spec, task), *self._borrowed_keys(spec, task)):
             if key in self.memory:
                 a, b, c = self.memory[key]
                 # beyond 3x the largest cell with a measured peak, a slope from small cells (fixed costs,

@@ -144,6 +144,15 @@ def test_a_static_model_of_a_transformer_s_loader_kind_is_not_charged_the_transf
     twin = Observation("org/other-static", "r", "sentence-transformers", "static", "STS13", 0.5, 0.6)
     assert CostModel([*seen, twin], calibrated=calibrated).seconds(static, catalogue.tasks["STS13"], None) == (
         0.5, "measured (sentence-transformers)")
+    # no static cell of its loader kind at all: the same family's fit of another loader kind, named
+    static_cells = [Observation("org/potion", "r", "model2vec", "static", name, seconds, 0.7)
+                    for name, seconds in (("STS12", 1.0), ("STS14", 1.2), ("STSBenchmark", 0.6))]
+    borrowed = CostModel([*seen, *static_cells], calibrated=calibrated)
+    seconds, basis = borrowed.seconds(static, catalogue.tasks["STS15"], mteb_size("STS15", "default"))
+    potion = load_registry().get("potion-base-8M")
+    assert seconds == borrowed.seconds(potion, catalogue.tasks["STS15"], mteb_size("STS15", "default"))[0]
+    assert basis == "from size (model2vec static STS fit; no sentence-transformers static cell measured here)"
+    assert borrowed.seconds(minilm, catalogue.tasks["STS15"], mteb_size("STS15", "default"))[0] is None  # not static
 
 
 def test_a_transformer_is_charged_another_transformer_s_cells_in_proportion_to_its_parameters():
