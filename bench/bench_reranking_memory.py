@@ -1,7 +1,7 @@
 """Where a reranking cell's memory goes: mteb's reranking path, stage by stage, on a stand-in at a fraction
-(bench/fullsize.py, generated when `--data` lacks it), potion-base-8M, evaluated in this process as `harness run`
-evaluates a cell. After each stage: the process's resident memory, the peak within the stage, and what the stage
-kept per (query, candidate) pair; then the same per pair times the whole split's pairs (mteb's statistics).
+(bench/fullsize.py, generated when `--data` lacks it), potion-base-8M (`--model`), evaluated in this process as
+`harness run` evaluates a cell. After each stage: the process's resident memory, the peak within the stage, and what
+the stage kept per (query, candidate) pair; then the same per pair times the whole split's pairs (mteb's statistics).
 
     .venv/bin/python bench/bench_reranking_memory.py --data /tmp/fullsize --fraction 0.05 [--task MindSmallReranking]
 
@@ -43,7 +43,6 @@ def memory() -> tuple[float, float]:
 class Marks:
     def __init__(self):
         self.rows: list[tuple[str, float, float, float]] = []  # stage, seconds, resident after, peak within
-        self.start = time.perf_counter()
         self.reset()
 
     @staticmethod
