@@ -459,7 +459,8 @@ NOT_TEXT = frozenset({"_id", "id", "query-id", "corpus-id", "corpus-ids", "lang"
 
 def standin_size(folder: Path) -> tuple[int, int]:
     """Texts and characters of a stand-in's evaluated data, counted in its files: every split its README declares
-    but `train` (a classifier's training rows are not what mteb's statistics count), each text of a list counted.
+    but `train` (a classifier's training rows are not what mteb's statistics count), each text of a list counted (a
+    pair of sentences is two texts, where mteb's statistics count one sample; the plan's fits go by characters).
     At a fraction this is the stand-in's true size, more than the fraction of the whole where the floors apply (at
     least 2 rows per label, 8 per split)."""
     header = yaml.safe_load((folder / "README.md").read_text(encoding="utf-8").split("---")[1])
