@@ -8,6 +8,7 @@
   kind's fit `seconds = a + b x characters + c x searches` over the MTEB cells it ran (searches: a retrieval
   split's queries times its corpus chunks, `Size.searches`); else, for a loader kind with no cell of the model's
   family at all, the fit of the same family's loader kind that reached the largest size, named; else "unknown".
+  A loader kind that runs as another (`LoaderKind.runs_as`: distilled models are model2vec models) is that kind.
 - Calibration beyond the offline data: `harness/reference/cell_costs.csv`, cells the benchmarks measured
   on full-size stand-ins (`bench/bench_bigcell.py`), with the hardware they ran on; they enter the fits.
 - Classification's undersampling: mteb reads a classification split's training labels one index at a time, over
@@ -285,10 +286,14 @@ class CostModel:
 
     def __init__(self, seen: Sequence[Observation], calibrated: Sequence[dict] | None = None,
                  reads: Sequence[dict] | None = None, speeds: dict[str, tuple[float, str]] | None = None):
-        self.seen = list(seen)
+        from harness.loaders import cost_kind
+
+        # a loader kind that runs as another (distilled models are model2vec models) is priced as that one
+        self.seen = [dataclasses.replace(o, loader=cost_kind(o.loader)) for o in seen]
         self.speeds = speeds or {}
         """Sentences per second and CPU by model id or name (`speeds`): the scale between two transformers."""
-        self.calibrated = calibration() if calibrated is None else list(calibrated)
+        self.calibrated = [{**row, "loader": cost_kind(row["loader"])}
+                           for row in (calibration() if calibrated is None else calibrated)]
         self.reads = (calibration(LABEL_READS) if reads is None else list(reads)) if label_reads_lazy() else []
         tasks = _mteb_tasks()
         points: dict[tuple, list[tuple[Size, float, float | None]]] = {}  # key -> (size, seconds, peak GB)
@@ -393,18 +398,18 @@ class CostModel:
         kind = [o for o in self.seen if (o.loader, o.family, o.task) == (loader, family, task.spec.name)]
         if kind:
             return self._scaled(spec, statistics.median(o.seconds for o in kind),
-                                [(o.model_id, o.params_m) for o in kind], f"measured ({spec.loader})")
+                                [(o.model_id, o.params_m) for o in kind], f"measured ({loader})")
         calibrated = self._calibrated_cells(spec, task, size)
         if calibrated:
             return self._scaled(spec, statistics.median(float(r["seconds"]) for r in calibrated),
                                 [_row_model(r) for r in calibrated],
-                                f"calibrated ({spec.loader}, same size)")
+                                f"calibrated ({loader}, same size)")
         for key in (*self._keys(spec, task), *self._borrowed_keys(spec, task)):
             if size is not None and key in self.fits:
                 a, b, c = self.fits[key]
                 reach = size.chars / self.largest[key]
                 far = f", {reach:.0f}x the largest measured" if reach > 3 else ""
-                if key[0] != spec.loader:
+                if key[0] != loader:
                     far += f"; no {loader} {family} cell measured here"
                 if size.searches > 10 * max(self.searched[key], 1):
                     far += f"; {size.queries:,} queries: search cost beyond what was measured"
@@ -458,8 +463,10 @@ class CostModel:
         """The fits' keys for a model's cell, the closest first: (loader kind, family, task group), (loader kind,
         family). A family is evidence for itself alone: sentence-transformers loads static models too
         (static-retrieval-mrl-en-v1), whose cells cost nothing like a transformer's."""
-        family = "transformer" if spec.family == "transformer" else "static"
-        return (spec.loader, family, task.spec.group), (spec.loader, family)
+        from harness.loaders import cost_kind
+
+        family, loader = "transformer" if spec.family == "transformer" else "static", cost_kind(spec.loader)
+        return (loader, family, task.spec.group), (loader, family)
 
     def _borrowed_keys(self, spec, task) -> tuple[tuple, ...]:
         """Where a loader kind has no cell of its own: the keys of the same family's loader kind whose cells reach
@@ -516,7 +523,7 @@ class CostModel:
             if corpus is not None and p.size is not None and loader_kind(cell.spec.loader).per_text:
                 first, chars = keeper.setdefault((cell.spec.name, corpus), (cell.task.spec.name, p.size.document_chars))
                 if first != cell.task.spec.name and p.seconds is not None:
-                    share = self.kept_share.get(cell.spec.loader)
+                    share = self.kept_share.get(self._keys(cell.spec, cell.task)[0][0])
                     if share is None:
                         p = dataclasses.replace(p, basis=f"{p.basis}; takes {first}'s corpus, a saving not calibrated")
                     else:

@@ -122,6 +122,23 @@ def test_a_calibrated_cell_of_the_same_kind_task_and_size_is_taken_as_it_is():
         None, "no sentence-transformers transformer cell measured here")
 
 
+def test_a_distilled_model_is_priced_by_model2vec_s_cells_and_theirs_by_its_own():
+    """A distilled model is a model2vec model once built (its loader kind runs as model2vec): a calibrated model2vec
+    cell is its projection, and a distilled model's measured cell is evidence for a model2vec model."""
+    registry, catalogue = load_registry(), Catalogue()
+    distilled, potion = registry.get("M2V_MiniLM_output"), registry.get("potion-base-8M")
+    assert distilled.loader == "distilled" and potion.loader == "model2vec"
+    sts12 = mteb_size("STS12", "default")
+    calibrated = [{"loader": "model2vec", "family": "static", "model": potion.name, "task": "STS12",
+                   "texts": sts12.texts, "chars": sts12.chars, "queries": 0, "documents": 0, "seconds": 0.4,
+                   "peak_gb": 0.7}]
+    seen = [Observation("distilled/other", "r", "distilled", "static", "STS13", 0.3, 0.6)]
+    model = CostModel(seen, calibrated=calibrated)
+    assert model.seconds(distilled, catalogue.tasks["STS12"], sts12) == (0.4, "calibrated (model2vec, same size)")
+    assert model.seconds(potion, catalogue.tasks["STS13"], None) == (0.3, "measured (model2vec)")
+    assert model.peak_gb(distilled, catalogue.tasks["STS12"], sts12) == 0.7
+
+
 def test_a_static_model_of_a_transformer_s_loader_kind_is_not_charged_the_transformer_s_cells():
     """sentence-transformers loads all-MiniLM-L6-v2 and static embedding models alike (static-retrieval-mrl-en-v1):
     one family's cells, measured or calibrated, are no projection of the other's, in time or in memory."""

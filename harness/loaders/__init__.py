@@ -47,6 +47,15 @@ class LoaderKind:
     per_text: bool = False
     """Whether the encoders it loads say `per_text` (a text's embedding never depends on the other texts of the
     call): a corpus two tasks share is then encoded once, and the plan charges it once."""
+    runs_as: str | None = None
+    """The loader kind whose encoders this kind's are, once loaded (`distilled` models are model2vec models): the
+    plan prices their cells as that kind's, and that kind's cells as theirs."""
+
+
+def cost_kind(name: str) -> str:
+    """The loader kind whose cells price a model of loader kind `name` (its own, unless it runs as another)."""
+    kind = loader_kinds().get(name)
+    return kind.runs_as if kind is not None and kind.runs_as else name
 
 
 @functools.lru_cache(maxsize=1)

@@ -47,4 +47,4 @@ def validate(spec: ModelSpec) -> None:
 
 LOADER = LoaderKind(name="distilled", load=load, libraries=("model2vec",), framework=FRAMEWORK, library=LIBRARY,
                     settings=SETTINGS, offline=offline, validate=validate, needs=needs,
-                    per_text=Model2VecEncoder.per_text)
+                    per_text=Model2VecEncoder.per_text, runs_as="model2vec")
