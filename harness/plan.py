@@ -195,7 +195,7 @@ def observations(results_dir: str | Path) -> list[Observation]:
     shared corpus's embeddings another task kept: `project_all` charges that from the cell on its own)."""
     out = []
     for folder in Path(results_dir).glob("*/*"):
-        family, params = _family(folder)
+        family, params = _family_and_params(folder)
         for path in folder.glob("*.json"):
             try:
                 doc = json.loads(path.read_text(encoding="utf-8"))
@@ -210,16 +210,17 @@ def observations(results_dir: str | Path) -> list[Observation]:
     return out
 
 
-def _family(folder: Path) -> tuple[str, float | None]:
+def _family_and_params(folder: Path) -> tuple[str, float | None]:
     """`static` or `transformer` (`static` when it does not say) and the parameters in millions (None when it does
     not say), from the folder's model_meta.json."""
     try:
         block = json.loads((folder / "model_meta.json").read_text())["harness"]
     except (OSError, ValueError, KeyError, TypeError):
         return "static", None
-    params = block.get("params_m") if isinstance(block, dict) else None
-    family = block.get("family", "static") if isinstance(block, dict) else "static"
-    return family, float(params) if isinstance(params, (int, float)) else None
+    if not isinstance(block, dict):
+        return "static", None
+    params = block.get("params_m")
+    return block.get("family", "static"), float(params) if isinstance(params, (int, float)) else None
 
 
 def speeds(results_dir: str | Path) -> dict[str, tuple[float, str]]:
@@ -300,8 +301,8 @@ class CostModel:
         peaks: dict[tuple, list[tuple[Size, float]]] = {}  # key -> (size, peak GB)
         self.evidence: dict[tuple, list[tuple[str, float | None]]] = {}  # key -> its points' models, parameters
 
-        scaled = _scaled_pairs(self.calibrated)
-        self.pair_cost = _pair_cost(scaled)
+        pair_cells = _scaled_pairs(self.calibrated)
+        self.pair_cost = _pair_cost(pair_cells)
 
         def add(loader: str, family: str, task: str, size: Size, seconds: float, peak: float | None,
                 model: tuple[str, float | None]) -> None:
@@ -324,7 +325,7 @@ class CostModel:
         # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
         for row in self.cells:
-            if any(row is r for r in scaled):  # the cost of a pair, not a point of the fits
+            if any(row is r for r in pair_cells):  # the cost of a pair, not a point of the fits
                 continue
             size = _row_size(row)
             full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
@@ -413,8 +414,8 @@ class CostModel:
                     far += f"; no {loader} {family} cell measured here"
                 if size.searches > 10 * max(self.searched[key], 1):
                     far += f"; {size.queries:,} queries: search cost beyond what was measured"
-                fit, scaled = self._scaled(spec, a + b * size.chars + c * size.searches, self.evidence[key], "")
-                far += scaled
+                fit, why = self._scaled(spec, a + b * size.chars + c * size.searches, self.evidence[key], "")
+                far += why
                 reads = self.undersampling(size)
                 if reads > max(60.0, 0.1 * fit):
                     far += (f"; + {duration(reads)} of mteb's undersampling: {size.label_reads:,} label reads over "
@@ -511,7 +512,7 @@ class CostModel:
         model started before it keeps (`harness.tasks.shared_corpora`: it goes after it and takes its embeddings) is
         charged its projection on its own less the kept documents' encoding (`kept_share` of its time less its
         search, in proportion to the documents' characters; where a benchmark measured it for the loader kind)."""
-        from harness.loaders import loader_kind
+        from harness.loaders import cost_kind, loader_kind
         from harness.tasks.shared_corpora import SHARED_CORPORA, partners_last
 
         projections = {cell.key: self.project(cell.spec, cell.task) for cell in cells}
@@ -523,7 +524,7 @@ class CostModel:
             if corpus is not None and p.size is not None and loader_kind(cell.spec.loader).per_text:
                 first, chars = keeper.setdefault((cell.spec.name, corpus), (cell.task.spec.name, p.size.document_chars))
                 if first != cell.task.spec.name and p.seconds is not None:
-                    share = self.kept_share.get(self._keys(cell.spec, cell.task)[0][0])
+                    share = self.kept_share.get(cost_kind(cell.spec.loader))
                     if share is None:
                         p = dataclasses.replace(p, basis=f"{p.basis}; takes {first}'s corpus, a saving not calibrated")
                     else:
