@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 # The rest through uv (from PyPI, into the venv): the same packages as pip resolves, installed in ~10 s
 # instead of ~2.5 min. uv keeps the torch above (the pin below is already satisfied, so it downloads no
-# other build). Without uv, pip does the same.
+# other build). Without uv, pip does the same. uv writes no bytecode unless asked, and pip does by default:
+# without it every process compiles what it imports from source each time it starts where .pyc files cannot be
+# written (PYTHONDONTWRITEBYTECODE=1, a read-only venv): `import mteb` took 9.2 s here, 3.7 s compiled.
 if .venv/bin/pip install -q --disable-pip-version-check uv; then
-    .venv/bin/uv pip install -q --python .venv/bin/python -e '.[offline,test,ray]' torch==2.13.0
+    .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python -e '.[offline,test,ray]' torch==2.13.0
 else
     echo "install: could not install uv; installing with pip" >&2
     .venv/bin/pip install -q --disable-pip-version-check -e '.[offline,test,ray]'
