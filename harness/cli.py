@@ -352,9 +352,10 @@ def _announce(runner, pending: list, jobs: int) -> None:
     seconds = [p.seconds for p in projections.values()]
     if getattr(runner, "default_jobs", False) and here_is_faster(seconds, jobs):
         runner.here, jobs = True, 1
-        print(f"running in this process, one cell after another: {len(seconds)} cell(s) projected at "
-              f"{duration(sum(seconds))}, no longer than the {runner.jobs} workers would take with their start-up "
-              "(--jobs N to use workers regardless)")
+        why = ("one cell, to which workers would only add their start-up" if len(seconds) == 1 else
+               f"{len(seconds)} cell(s) projected at {duration(sum(seconds))}, no longer than the {runner.jobs} "
+               "workers would take with their start-up")
+        print(f"running in this process, one cell after another: {why} (--jobs N to use workers regardless)")
     memory = available_memory_gb()
     line, over = summary(list(projections.values()), jobs, memory)
     print(line)

@@ -93,10 +93,12 @@ def choose_jobs(requested: int | None) -> int:
 
 def here_is_faster(seconds: Sequence[float | None], jobs: int) -> bool:
     """Whether projected cells end sooner one after another in this process than dealt to `jobs` workers that
-    start first: one cell, or cells whose sum is within a pool's start-up of what the pool would take. Cells of
-    unknown time: the pool."""
+    start first: one cell, whatever its time (workers only add their start-up), or cells whose sum is within a
+    pool's start-up of what the pool would take. Several cells, one of them of unknown time: the pool."""
     from harness.plan import makespan
 
+    if len(seconds) == 1:
+        return True
     if not seconds or any(s is None for s in seconds):
         return False
     return sum(seconds) <= makespan(seconds, jobs) + WORKER_START_S

@@ -237,7 +237,7 @@ def test_harness_jobs_invalid_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
 def test_a_pool_is_worth_its_start_up_only_when_it_saves_more():
     from harness.pool import WORKER_START_S, here_is_faster
 
-    assert here_is_faster([900.0], 2)  # one cell: workers only add their start-up
+    assert here_is_faster([900.0], 2) and here_is_faster([None], 2)  # one cell: workers only add their start-up
     assert here_is_faster([1.0, 2.0, 3.0, 2.5], 2)  # 8.5 s here against 4.5 s + the start-up
     assert not here_is_faster([600.0, 500.0, 300.0], 2)
     assert not here_is_faster([1.0, None], 2) and not here_is_faster([], 2)  # unknown: the pool
@@ -245,25 +245,39 @@ def test_a_pool_is_worth_its_start_up_only_when_it_saves_more():
     assert here_is_faster(edge, 2) and not here_is_faster([x + 0.1 for x in edge], 2)
 
 
-@pytest.mark.parametrize("asked", [False, True])
-def test_a_default_run_of_short_cells_stays_in_this_process(asked, tmp_path, data_dir, monkeypatch, capsys):
-    """Without --jobs, projected cells shorter than the workers' start-up run here (and say so); --jobs 2 still
-    deals them to workers."""
+def _default_run(tasks: list[str], asked: bool, tmp_path, data_dir, monkeypatch, capsys) -> tuple[list, str]:
+    """`harness run` of GloVe 6B 50d on `tasks` on two usable cores, with --jobs 2 if `asked`: the cells dealt to
+    workers (who do not run them) and what it printed."""
     monkeypatch.delenv("HARNESS_JOBS")
     monkeypatch.setattr("harness.pool.usable_cores", lambda: 2)
     monkeypatch.setattr("harness.pool.available_memory_gb", lambda: 1000.0)
     dealt = []
     monkeypatch.setattr(PoolRunner, "_run_pool", lambda self, pending, *rest: (dealt.extend(pending), ([], []))[1])
     code = main(["run", "--offline", "--no-progress", "--data-dir", str(data_dir), "--results-dir", str(tmp_path),
-                 "-m", "GloVe_6B_50d", "-t", "BIOSSES", "STS12", *(["--jobs", "2"] if asked else [])])
-    out = capsys.readouterr().out
+                 "-m", "GloVe_6B_50d", "-t", *tasks, *(["--jobs", "2"] if asked else [])])
     assert code == 0
+    return dealt, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_a_default_run_of_short_cells_stays_in_this_process(asked, tmp_path, data_dir, monkeypatch, capsys):
+    """Without --jobs, projected cells shorter than the workers' start-up run here (and say so); --jobs 2 still
+    deals them to workers."""
+    dealt, out = _default_run(["BIOSSES", "STS12"], asked, tmp_path, data_dir, monkeypatch, capsys)
     if asked:
         assert [c.task.spec.name for c in dealt] == ["STS12", "BIOSSES"] and "in this process" not in out
     else:
         assert not dealt and "running in this process, one cell after another: 2 cell(s) projected at" in out
         assert sorted(p.name for p in tmp_path.rglob("*.json") if p.name != "model_meta.json") == [
             "BIOSSES.json", "STS12.json"]
+
+
+def test_a_default_run_of_one_cell_of_unknown_time_stays_in_this_process(tmp_path, data_dir, monkeypatch, capsys):
+    """MEN has no projection (no size the plan knows, nothing measured): alone, it still runs here."""
+    dealt, out = _default_run(["MEN"], False, tmp_path, data_dir, monkeypatch, capsys)
+    assert not dealt and "1 of unknown time" in out
+    assert "running in this process, one cell after another: one cell, to which workers would only add" in out
+    assert [p.name for p in tmp_path.rglob("MEN.json")] == ["MEN.json"]
 
 
 def timed(log: str, evaluate_task, spec, task, encoder, mirrors):
