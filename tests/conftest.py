@@ -176,6 +176,23 @@ def _session_folder(tmp_path_factory, name: str) -> Path:
     return folder
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder of the test session that `build(folder)` fills, built once for all its workers whatever the order
+    of their tests (the first to need it builds it while the others wait; a module fixture may be set up twice on
+    one worker when its tests do not reach that worker together); a failed build leaves nothing in its place."""
+    from filelock import FileLock
+
+    root = _session_folder(tmp_path_factory, "built")
+    target = root / name
+    with FileLock(root / f"{name}.lock"):
+        if not target.is_dir():
+            building = root / f"{name}.building"
+            shutil.rmtree(building, ignore_errors=True)
+            build(building)
+            building.rename(target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def static_model_dir(tmp_path_factory) -> Path:
     """A model mirror holding a small model2vec model distilled from all-MiniLM-L6-v2 (PCA 64), built once per

@@ -20,6 +20,7 @@ from harness.summary import aggregate, dataset_scores, long_table, partial_table
     published_table, task_keys
 from harness.results import read_folder
 from harness.tasks import Catalogue
+from tests.conftest import built_once
 
 MTEB_COLUMNS = ["Avg (MTEB)", "Class", "Clust", "PairClass", "Rank", "Ret", "STS", "Sum"]
 CQADUPSTACK = "CQADupstack"
@@ -410,15 +411,16 @@ def test_reports_name_folders_beside_the_working_folder_relatively(tmp_path, mon
 @pytest.fixture(scope="module")
 def computed_report(data_dir, tmp_path_factory) -> Path:
     """`harness report` (no published results) over GloVe 6B 50d on MEN, BIOSSES and STS12 and all-MiniLM-L6-v2 on
-    MEN and BIOSSES, both with a measured speed."""
-    root = tmp_path_factory.mktemp("computed-report")
-    common = ["--results-dir", str(root / "results"), "--data-dir", str(data_dir), "--offline", "--no-progress"]
-    assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "BIOSSES", "STS12", *common]) == 0
-    assert main(["run", "-m", "all-MiniLM-L6-v2", "-t", "MEN", "BIOSSES", *common]) == 0
-    assert main(["speed", "-m", "GloVe_6B_50d", "all-MiniLM-L6-v2", "--size", "20", *common]) == 0
-    assert main(["report", "--results-dir", str(root / "results"), "--out", str(root / "reports"), "--published",
-                 "none"]) == 0
-    return root
+    MEN and BIOSSES, both with a measured speed (built once in the session: its tests only read it)."""
+    def build(root: Path) -> None:
+        common = ["--results-dir", str(root / "results"), "--data-dir", str(data_dir), "--offline", "--no-progress"]
+        assert main(["run", "-m", "GloVe_6B_50d", "-t", "MEN", "BIOSSES", "STS12", *common]) == 0
+        assert main(["run", "-m", "all-MiniLM-L6-v2", "-t", "MEN", "BIOSSES", *common]) == 0
+        assert main(["speed", "-m", "GloVe_6B_50d", "all-MiniLM-L6-v2", "--size", "20", *common]) == 0
+        assert main(["report", "--results-dir", str(root / "results"), "--out", str(root / "reports"), "--published",
+                     "none"]) == 0
+
+    return built_once(tmp_path_factory, "computed-report", build)
 
 
 def _main_scores(results: Path, folder: str) -> dict[str, float]:
@@ -427,7 +429,7 @@ def _main_scores(results: Path, folder: str) -> dict[str, float]:
             for p in (results / folder).glob("*/*.json") if p.stem != "model_meta"}
 
 
-@pytest.mark.xdist_group("computed_report")  # under -n N, the fixture's runs once
+@pytest.mark.xdist_group("computed_report")  # under -n N, on one worker: the other does not wait for the build
 def test_partial_table_file_averages_the_datasets_every_model_has(computed_report):
     results = computed_report / "results"
     glove = _main_scores(results, "stanfordnlp__glove.6B.50d")
@@ -442,7 +444,7 @@ def test_partial_table_file_averages_the_datasets_every_model_has(computed_repor
         assert math.isnan(row["Pearl (0)"])
 
 
-@pytest.mark.xdist_group("computed_report")  # under -n N, the fixture's runs once
+@pytest.mark.xdist_group("computed_report")  # under -n N, on one worker: the other does not wait for the build
 def test_throughput_file_ratios_are_of_the_measured_speeds(computed_report):
     results = computed_report / "results"
     speeds = {name: json.loads(next((results / folder).glob("*/harness/throughput.json")).read_text())
