@@ -68,6 +68,12 @@ def pytest_runtest_logreport(report):
         _SKIPPED.append(report)
 
 
+def pytest_collectreport(report):
+    """A module skipped whole while collected (`pytest.importorskip` of an optional extra: Ray) is a skip too."""
+    if report.skipped:
+        _SKIPPED.append(report)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """With HARNESS_TESTS_NO_SKIP=1 (CI, which provides the data, Chromium, olah and Ray), a skipped test fails
     the session: a skip there means something CI should have provided is missing."""
