@@ -51,17 +51,24 @@ def test_turney_uses_dot_product_not_cosine():
 
 
 def test_bird_is_pearson_of_rescaled_cosine():
-    enc = TableEncoder({"a": [1, 0], "b": [1, 0], "c": [0, 1], "d": [-1, 0]})
-    rows = [{"term1": "a", "term2": t, "relatedness score": s} for t, s in (("b", 0.9), ("c", 0.5), ("d", 0.1))]
-    assert score_bird(enc, rows, NO_INPUTS)["main_score"] == pytest.approx(1.0)
-    rows[2]["relatedness score"] = 0.7  # order broken: r drops below 1
-    assert score_bird(enc, rows, NO_INPUTS)["main_score"] < 0.9
+    """Pearson's r of the pairs' (cosine + 1) / 2 against the gold scores: the gold follows the cosines' order but
+    not linearly (Spearman's rho would be 1), and the vectors are not of unit length (dot products give another r)."""
+    from scipy.stats import pearsonr
+
+    angles, lengths, gold = np.array([0.0, 0.5, 1.0, 2.0]), np.array([1.0, 3.0, 0.5, 2.0]), [0.9, 0.85, 0.3, 0.1]
+    vectors = {f"t{i}": [n * np.cos(a), n * np.sin(a)] for i, (a, n) in enumerate(zip(angles, lengths))}
+    enc = TableEncoder({"a": [2.0, 0.0], **vectors})
+    rows = [{"term1": "a", "term2": t, "relatedness score": g} for t, g in zip(vectors, gold)]
+    expected = float(pearsonr((np.cos(angles) + 1) / 2, gold).statistic)
+    assert score_bird(enc, rows, NO_INPUTS)["main_score"] == pytest.approx(expected, abs=1e-6)
+    assert expected < 0.99 and abs(pearsonr(2 * lengths * np.cos(angles), gold).statistic - expected) > 0.01
 
 
 def test_retrieval_ignores_missing_names_and_uses_cosine():
     enc = TableEncoder({"q1": [1, 0.1], "q2": [0.1, 1], "east": [10, 0], "north": [0, 0.1]})
     rows = [{"query": "q1", "label": "east"}, {"query": "q2", "label": "north"}]
     assert score_retrieval(enc, rows, Inputs(Mirrors(), kb_names=["east", None, "north"]))["main_score"] == 1.0
+    assert None not in enc.calls[0]  # a missing name is left out, not encoded (the table would give it zeros)
 
 
 def test_clustering_maps_empty_entity_to_na_and_uses_label_count():
