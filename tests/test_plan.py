@@ -497,17 +497,21 @@ def test_given_cores_is_undone_after_the_cell():
     assert cell_cores() == 1
 
 
-def test_a_large_input_encoded_on_two_cores_gives_the_same_embeddings_bit_for_bit(data_dir):
+def test_a_large_input_encoded_on_two_cores_gives_the_same_embeddings_bit_for_bit(data_dir, monkeypatch):
     from harness.loaders import load_encoder
     from harness.mirror import Mirrors
 
     encoder = load_encoder(load_registry().get("potion-base-8M"), Mirrors(model_dir=data_dir.parent / "models"))
+    threaded, encode = [], encoder.model.encode
+    monkeypatch.setattr(encoder.model, "encode", lambda *a, **k: (threaded.append(k["use_multiprocessing"]),
+                                                                  encode(*a, **k))[1])
     rng = np.random.default_rng(0)
     words = np.array("static model retrieval passage query token corpus harness benchmark score".split())
     texts = [" ".join(rng.choice(words, rng.integers(3, 40))) + f" w{i}" for i in range(25_000)]
     one = encoder.encode(texts)
     with given_cores(2):
         two = encoder.encode(texts)
+    assert threaded == [False, True]  # the second call took model2vec's threaded encode
     assert one.shape == (25_000, encoder.info.dim) and np.array_equal(one, two)
 
 
