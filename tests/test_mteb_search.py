@@ -76,3 +76,47 @@ def test_document_texts_are_those_mteb_s_loader_prepares(scifact):
         loaded = [text for batch in text_loader(ids, texts, 32) for text in batch["text"]]
         assert loaded == texts
     assert document_texts(odd)[1] == ["body", "body", "T  body", "T\u2003 \u2003 b", "x"]
+
+
+def test_chunk_candidates_are_topk_s_above_each_floor_in_topk_s_order():
+    """Rows of every kind: clear ones (a few distinct scores above the floor), ties above the floor, a NaN score, a
+    NaN floor, more candidates than k, none at all; k from 1 to the whole chunk. What a row keeps at or above its
+    floor is `torch.topk`'s, in its order; the rest is -inf or the row is topk's own; and the best `top_k` merged
+    with it are unchanged."""
+    import torch
+
+    from harness.tasks.mteb_search import chunk_candidates
+
+    generator = torch.Generator().manual_seed(7)
+    scores = torch.round(torch.rand(64, 300, generator=generator) * 200) / 200  # ties in most rows' tops
+    scores[:16] = torch.rand(16, 300, generator=generator)  # distinct scores
+    scores[5, 17] = scores[5, 230] = scores[5, 4] = float("nan")
+    for k in (1, 5, 40, 300):
+        expected = torch.topk(scores, k, dim=1, largest=True)
+        top_k = max(1, k - 1)
+        best = torch.sort(torch.rand(64, top_k, generator=generator) * 0.1 + 0.9, dim=1, descending=True).values
+        best[8] = 0.0  # every score clears the floor: more candidates than k (unless k is the whole chunk)
+        best[9] = 2.0  # none does
+        best[10, -1] = float("nan")
+        floor = best[:, -1:]
+        values, positions = chunk_candidates(scores, k, floor)
+        clear = 0
+        for row in range(64):
+            kept = ~(expected.values[row] < floor[row])
+            want = list(zip(expected.values[row][kept].nan_to_num(7.0).tolist(), expected.indices[row][kept].tolist()))
+            mine = ~(values[row] < floor[row])
+            got = list(zip(values[row][mine].nan_to_num(7.0).tolist(), positions[row][mine].tolist()))
+            assert got == want, (k, row)
+            assert torch.all(values[row][~mine] == float("-inf")) or (  # left out, or the row is topk's own
+                torch.equal(values[row].nan_to_num(7.0), expected.values[row].nan_to_num(7.0))
+                and torch.equal(positions[row], expected.indices[row]))
+            above = scores[row][~(scores[row] < floor[row])]
+            clear += int(len(above) <= k and len(set(above.tolist())) == len(above) and not torch.isnan(above).any())
+        assert 0 < clear < 64
+        merged = torch.topk(torch.cat([best, values], dim=1), top_k, dim=1).values
+        assert torch.equal(merged.nan_to_num(7.0), torch.topk(torch.cat([best, expected.values], dim=1), top_k,
+                                                               dim=1).values.nan_to_num(7.0))
+    values, positions = chunk_candidates(scores, 40, None)
+    expected = torch.topk(scores, 40, dim=1)
+    assert torch.equal(values.nan_to_num(7.0), expected.values.nan_to_num(7.0)) and torch.equal(positions,
+                                                                                                  expected.indices)

@@ -6,21 +6,29 @@ pushes every one of them, in Python, through that query's heap of the `top_k` be
 With thousands of queries over millions of documents that loop is most of the cell: FEVER's 6,666 queries ×
 1,001 candidates × 109 chunks are 730 million pushes.
 
-`search_corpus` runs the same chunks through the same encoder calls, the same similarity and the same `torch.topk`,
-and pushes the same candidates in the same order into the same heaps, leaving out only the pushes that are no-ops:
-once a heap holds `top_k` pairs, a candidate scoring below the heap's smallest score leaves `heapq.heappushpop`
-without effect, and that smallest score is the `top_k`-th best score of every candidate so far, which a running
-`torch.topk` over the queries' best scores tracks without Python. A candidate that ties with it is pushed, as
-mteb would. The heaps end identical, element for element, so the result (a dict per query, in heap order) and
-every metric computed from it are mteb's, bit for bit; tests/test_mteb_search.py compares the two on real data
-cut into many chunks. After the first chunks few candidates beat a full heap: about `top_k` × (1 + ln chunks)
-pushes per query are left (FEVER: ~6,000 instead of 109,000).
+`search_corpus` runs the same chunks through the same encoder calls and the same similarity, and pushes the same
+candidates in the same order into the same heaps, leaving out only the pushes that are no-ops: once a heap holds
+`top_k` pairs, a candidate scoring below the heap's smallest score leaves `heapq.heappushpop` without effect, and
+that smallest score is the `top_k`-th best score of every candidate so far, which a running `torch.topk` over the
+queries' best scores tracks without Python. A candidate that ties with it is pushed, as mteb would. The heaps end
+identical, element for element, so the result (a dict per query, in heap order) and every metric computed from it
+are mteb's, bit for bit; tests/test_mteb_search.py compares the two on real data cut into many chunks. After the
+first chunks few candidates beat a full heap: about `top_k` × (1 + ln chunks) pushes per query are left (FEVER:
+~6,000 instead of 109,000).
 
-The stages of successive chunks overlap: while a chunk is encoded, the next one's texts are prepared in one thread
-and the chunk before is scored against the queries (similarity and `torch.topk`) in another, on the same number of
-torch threads as the cell's own (a new thread takes torch's setting), so the scores are the same; its candidates go
-into the heaps in chunk order, once this chunk is encoded. With thousands of queries the scoring is a large share of
-a chunk's time (FEVER: 6,666 queries x 50,000 documents a chunk), and a static model's cell keeps torch on one thread.
+For the same reason a chunk's `torch.topk` over every document is needed only where a comparison cannot stand in
+for it (`chunk_candidates`): a query whose scores at or above that floor are at most `top_k + 1`, distinct and not
+NaN gets them in order of score, which is the order `torch.topk` pushes them in; the scores below the floor are
+no-ops it leaves out. Other queries (more candidates, ties, whose order is topk's own) go through `torch.topk`.
+With thousands of queries that is most of the scoring's time saved (HotpotQA: 7,405 queries x 50,000 documents a
+chunk: 3.4 s of topk, 1 s of comparisons).
+
+The stages of successive chunks overlap, each in its own thread: while a chunk is encoded, the next one's texts are
+prepared, the chunk before is scored against the queries (similarity and candidates), on the same number of torch
+threads as the cell's own (a new thread takes torch's setting), so the scores are the same, and the chunk before
+that is pushed into the heaps, in chunk order. With thousands of queries the scoring and the pushes are a large
+share of a chunk's time (FEVER: 6,666 queries x 50,000 documents a chunk), and a static model's cell keeps torch
+on one thread.
 
 Reranking (a split with `top_ranked` documents) is left to mteb's `SearchEncoderWrapper` unchanged.
 """
@@ -33,6 +41,58 @@ from typing import Any
 
 SEARCH_K_OFFSET = 1
 """Candidates per query and chunk beyond `top_k`, as `SearchEncoderWrapper._full_corpus_search` takes them."""
+
+
+CHUNKS_BEHIND = 2
+"""Chunks encoded but not yet pushed into the heaps that the encoding waits for (their scores are held meanwhile)."""
+PUSH_SLICE = 1 << 18
+"""Candidates read into Python objects at a time to be pushed."""
+ROW_BLOCK = 1024
+"""Queries compared with their floor, or copied for `torch.topk`, at a time (a block of this many rows by the chunk's
+documents)."""
+
+
+def chunk_candidates(scores, k: int, floor):
+    """Each row's candidates among `scores` as `torch.topk(scores, k, dim=1)` gives them (values, positions; in
+    its order), except that scores below the row's `floor` may be left out (as -inf at position 0, after the
+    others). With `floor` the `top_k`-th best score of every candidate so far (None: the heaps are not full, and
+    this is `torch.topk`), what is left out are pushes that leave a full heap unchanged and values that cannot
+    enter the best `top_k`.
+
+    A row whose scores at or above its floor are at most `k`, none NaN and none equal to another, needs no
+    `torch.topk`: those scores are all among its `k` best, and their order is by value alone. Any other row (more
+    candidates, a NaN, a tie, whose order is `torch.topk`'s own; a NaN floor) is taken by `torch.topk`, row by
+    row the same as over the whole chunk. After the first chunks few scores clear the floor, and the comparison
+    costs a fraction of `torch.topk` over every document (FEVER: 6,666 queries by 50,000 documents a chunk)."""
+    import torch
+
+    if floor is None:
+        return torch.topk(scores, k, dim=1, largest=True)
+    rows, cols = [], []
+    for start in range(0, scores.shape[0], ROW_BLOCK):
+        r, c = torch.nonzero(~(scores[start:start + ROW_BLOCK] < floor[start:start + ROW_BLOCK]), as_tuple=True)
+        rows.append(r + start)
+        cols.append(c)
+    rows, cols = torch.cat(rows), torch.cat(cols)
+    found = scores[rows, cols]
+    order = torch.sort(found, descending=True, stable=True).indices  # by score, then by row: row-major, best first
+    order = order[torch.sort(rows[order], stable=True).indices]
+    rows, cols, found = rows[order], cols[order], found[order]
+    counts = torch.bincount(rows, minlength=scores.shape[0])
+    rank = torch.arange(rows.numel()) - (torch.cumsum(counts, 0) - counts)[rows]
+    ambiguous = (counts > k) | torch.isnan(floor[:, 0])
+    ambiguous[rows[torch.isnan(found)]] = True
+    ambiguous[rows[1:][(rows[1:] == rows[:-1]) & (found[1:] == found[:-1])]] = True
+    clear = ~ambiguous[rows]
+    values = torch.full((scores.shape[0], k), float("-inf"), dtype=scores.dtype)
+    positions = torch.zeros((scores.shape[0], k), dtype=torch.long)
+    values[rows[clear], rank[clear]] = found[clear]
+    positions[rows[clear], rank[clear]] = cols[clear]
+    redo = torch.nonzero(ambiguous, as_tuple=True)[0]
+    for start in range(0, redo.numel(), ROW_BLOCK):  # a block of rows copied at a time, not all of them at once
+        block = redo[start:start + ROW_BLOCK]
+        values[block], positions[block] = torch.topk(scores[block], k, dim=1, largest=True)
+    return values, positions
 
 
 def column_values(dataset, name: str) -> list:
@@ -91,9 +151,12 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
     best = None  # each query's best scores of all candidates so far, at most top_k, descending
 
     def score(embeddings):
-        """A chunk's `top_k + 1` best candidates per query: mteb's similarity and `torch.topk`."""
+        """A chunk's candidates per query, as `torch.topk` of mteb's similarity gives its `top_k + 1` best, but for
+        those below each query's `top_k`-th best score so far (`chunk_candidates`)."""
         scores = torch.as_tensor(similarity_fn(query_embeddings, embeddings))
-        return torch.topk(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), dim=1, largest=True)
+        floor = best  # read once: the pushes of the chunks before may raise it meanwhile, never lower it
+        floor = floor[:, -1:] if floor is not None and floor.shape[1] == top_k else None
+        return chunk_candidates(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), floor)
 
     def push(values, positions, chunk_ids):
         """A scored chunk's candidates into the heaps, leaving out those that cannot change a full heap."""
@@ -105,33 +168,39 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
             rows, cols = torch.nonzero(torch.ones_like(values, dtype=torch.bool), as_tuple=True)
         merged = values if best is None else torch.cat([best, values], dim=1)
         best = torch.topk(merged, min(top_k, merged.shape[1]), dim=1, largest=True).values
-        # row-major order: query by query, each query's candidates in topk order, as mteb's loop goes
-        for row, position, value in zip(rows.tolist(), positions[rows, cols].tolist(), values[rows, cols].tolist()):
-            heap = heaps[query_ids[row]]
-            if len(heap) < top_k:
-                heapq.heappush(heap, (value, chunk_ids[position]))
-            else:
-                heapq.heappushpop(heap, (value, chunk_ids[position]))
+        # row-major order: query by query, each query's candidates in topk order, as mteb's loop goes; read into
+        # Python a slice at a time (the first chunk's are every query's top_k + 1, beside the next chunk's scores)
+        for start in range(0, rows.numel(), PUSH_SLICE):
+            r, c = rows[start:start + PUSH_SLICE], cols[start:start + PUSH_SLICE]
+            for row, position, value in zip(r.tolist(), positions[r, c].tolist(), values[r, c].tolist()):
+                heap = heaps[query_ids[row]]
+                if len(heap) < top_k:
+                    heapq.heappush(heap, (value, chunk_ids[position]))
+                else:
+                    heapq.heappushpop(heap, (value, chunk_ids[position]))
 
     starts = range(0, len(task_corpus), corpus_chunk_size)
-    # Three stages at once: the next chunk prepared, this chunk encoded, the chunk before scored against the queries
-    # (torch on the cell's threads, as in this thread: the same scores), its candidates pushed in chunk order.
+    # Four stages at once, each in its own thread: the next chunk prepared, this chunk encoded, the chunk before
+    # scored against the queries (torch on the cell's threads, as in this thread: the same scores), and the chunk
+    # before that pushed into the heaps (Python), the pushes in chunk order.
     with ThreadPoolExecutor(1, thread_name_prefix="next-chunk") as ahead, \
-            ThreadPoolExecutor(1, thread_name_prefix="scoring") as scorer:
+            ThreadPoolExecutor(1, thread_name_prefix="scoring") as scorer, \
+            ThreadPoolExecutor(1, thread_name_prefix="pushing") as pusher:
         coming = ahead.submit(prepare, starts[0]) if starts else None
-        scoring = None  # the chunk before: its scoring and its document ids
+        behind: list = []  # the pushes not done yet, in chunk order (each waits for its chunk's scoring)
         for number in range(len(starts)):
             chunk_ids, loader = coming.result()
             if number + 1 < len(starts):
                 coming = ahead.submit(prepare, starts[number + 1])
             embeddings = encode_fn(loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
                                    prompt_type=PromptType.document, **encode_kwargs)
-            if scoring is not None:
-                push(*scoring[0].result(), scoring[1])
-            scoring = scorer.submit(score, embeddings), chunk_ids
-            del embeddings
-        if scoring is not None:
-            push(*scoring[0].result(), scoring[1])
+            while len(behind) >= CHUNKS_BEHIND:  # bounded memory: a chunk's scores wait for at most this many
+                behind.pop(0).result()
+            scoring = scorer.submit(score, embeddings)
+            behind.append(pusher.submit(lambda scoring=scoring, ids=chunk_ids: push(*scoring.result(), ids)))
+            del embeddings, scoring
+        for pushing in behind:
+            pushing.result()
     return heaps
 
 
