@@ -78,15 +78,21 @@ def test_document_texts_are_those_mteb_s_loader_prepares(scifact):
     assert document_texts(odd)[1] == ["body", "body", "T  body", "T\u2003 \u2003 b", "x"]
 
 
-def test_chunk_candidates_are_topk_s_above_each_floor_in_topk_s_order():
-    """Rows of every kind: clear ones (a few distinct scores above the floor), ties above the floor, a NaN score, a
-    NaN floor, more candidates than k, none at all; k from 1 to the whole chunk. What a row keeps at or above its
-    floor is `torch.topk`'s, in its order; the rest is -inf or the row is topk's own; and the best `top_k` merged
-    with it are unchanged."""
+@pytest.mark.parametrize("crowded", [0, None])
+def test_chunk_candidates_are_topk_s_above_each_floor_in_topk_s_order(monkeypatch, crowded):
+    """Rows of every kind: clear ones (distinct scores above the floor, fewer or more than k), ties above the floor,
+    NaN scores, a NaN floor, none above; k from 1 to the whole chunk. What a row keeps at or above its floor is
+    `torch.topk`'s, in its order; the rest is -inf or the row is topk's own; the best `top_k` merged with it are
+    unchanged; and only the rows that are not clear go through topk. `crowded` 0: no chunk is left to topk whole."""
     import torch
 
+    from harness.tasks import mteb_search
     from harness.tasks.mteb_search import chunk_candidates
 
+    if crowded is not None:
+        monkeypatch.setattr(mteb_search, "CROWDED", crowded)
+
+    real_topk = torch.topk
     generator = torch.Generator().manual_seed(7)
     scores = torch.round(torch.rand(64, 300, generator=generator) * 200) / 200  # ties in most rows' tops
     scores[:16] = torch.rand(16, 300, generator=generator)  # distinct scores
@@ -99,7 +105,10 @@ def test_chunk_candidates_are_topk_s_above_each_floor_in_topk_s_order():
         best[9] = 2.0  # none does
         best[10, -1] = float("nan")
         floor = best[:, -1:]
+        taken = []  # rows given to torch.topk
+        monkeypatch.setattr(torch, "topk", lambda rows, *a, **kw: taken.append(len(rows)) or real_topk(rows, *a, **kw))
         values, positions = chunk_candidates(scores, k, floor)
+        monkeypatch.setattr(torch, "topk", real_topk)
         clear = 0
         for row in range(64):
             kept = ~(expected.values[row] < floor[row])
@@ -111,7 +120,9 @@ def test_chunk_candidates_are_topk_s_above_each_floor_in_topk_s_order():
                 torch.equal(values[row].nan_to_num(7.0), expected.values[row].nan_to_num(7.0))
                 and torch.equal(positions[row], expected.indices[row]))
             above = scores[row][~(scores[row] < floor[row])]
-            clear += int(len(above) <= k and len(set(above.tolist())) == len(above) and not torch.isnan(above).any())
+            clear += int(len(set(above.tolist())) == len(above) and not torch.isnan(above).any()
+                         and not torch.isnan(floor[row]).any())
+        assert sum(taken) == 64 - clear or (crowded is None and taken == [64]), (k, taken)  # [64]: the whole chunk
         assert 0 < clear < 64
         merged = torch.topk(torch.cat([best, values], dim=1), top_k, dim=1).values
         assert torch.equal(merged.nan_to_num(7.0), torch.topk(torch.cat([best, expected.values], dim=1), top_k,
