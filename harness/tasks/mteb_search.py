@@ -17,11 +17,11 @@ first chunks few candidates beat a full heap: about `top_k` × (1 + ln chunks) p
 ~6,000 instead of 109,000).
 
 For the same reason a chunk's `torch.topk` over every document is needed only where a comparison cannot stand in
-for it (`chunk_candidates`): a query whose scores at or above that floor are at most `top_k + 1`, distinct and not
-NaN gets them in order of score, which is the order `torch.topk` pushes them in; the scores below the floor are
-no-ops it leaves out. Other queries (more candidates, ties, whose order is topk's own) go through `torch.topk`.
-With thousands of queries that is most of the scoring's time saved (HotpotQA: 7,405 queries x 50,000 documents a
-chunk: 3.4 s of topk, 1 s of comparisons).
+for it (`chunk_candidates`): a query whose scores at or above that floor are distinct and not NaN gets the best
+`top_k + 1` of them in order of score, which is the order `torch.topk` pushes them in; the scores below the floor
+are no-ops it leaves out. Other queries (ties, whose order is topk's own; NaN) go through `torch.topk`, as does a
+whole chunk while many scores still clear the floors. With thousands of queries that is most of the scoring's
+time saved (HotpotQA: 7,405 queries x 50,000 documents a chunk: 3.4 s of topk, ~1 s of comparisons).
 
 The stages of successive chunks overlap, each in its own thread: while a chunk is encoded, the next one's texts are
 prepared, the chunk before is scored against the queries (similarity and candidates), on the same number of torch
@@ -44,7 +44,8 @@ SEARCH_K_OFFSET = 1
 
 
 CHUNKS_BEHIND = 2
-"""Chunks encoded but not yet pushed into the heaps that the encoding waits for (their scores are held meanwhile)."""
+"""Encoded chunks not yet pushed into the heaps beyond which the next chunk's encoding waits (their candidates are
+held meanwhile: memory stays bounded)."""
 PUSH_SLICE = 1 << 18
 """Candidates read into Python objects at a time to be pushed."""
 CROWDED = 4
