@@ -156,20 +156,24 @@ def search_corpus(*, task_corpus, corpus_chunk_size: int, query_ids: list[str], 
     heaps: dict[str, list[tuple[float, str]]] = {qid: [] for qid in query_ids}
     best = None  # each query's best scores of all candidates so far, at most top_k, descending
 
+    def floor_of(best):
+        """Each query's `top_k`-th best score so far, once every heap is full (None before)."""
+        return best[:, -1:] if best is not None and best.shape[1] == top_k else None
+
     def score(embeddings):
         """A chunk's candidates per query, as `torch.topk` of mteb's similarity gives its `top_k + 1` best, but for
         those below each query's `top_k`-th best score so far (`chunk_candidates`)."""
         scores = torch.as_tensor(similarity_fn(query_embeddings, embeddings))
-        floor = best  # read once: the pushes of the chunks before may raise it meanwhile, never lower it
-        floor = floor[:, -1:] if floor is not None and floor.shape[1] == top_k else None
+        floor = floor_of(best)  # read once: the pushes of the chunks before may raise it meanwhile, never lower it
         return chunk_candidates(scores, min(top_k + SEARCH_K_OFFSET, scores.shape[1]), floor)
 
     def push(values, positions, chunk_ids):
         """A scored chunk's candidates into the heaps, leaving out those that cannot change a full heap."""
         nonlocal best
-        if best is not None and best.shape[1] == top_k:  # every heap is full: only a score >= its smallest counts
+        floor = floor_of(best)
+        if floor is not None:  # every heap is full: only a score >= its smallest counts
             # (a query id given twice shares one heap, as in mteb, whose smallest is no lower than either's)
-            rows, cols = torch.nonzero(~(values < best[:, -1:]), as_tuple=True)  # NaN is kept, as a push would
+            rows, cols = torch.nonzero(~(values < floor), as_tuple=True)  # NaN is kept, as a push would
         else:
             rows, cols = torch.nonzero(torch.ones_like(values, dtype=torch.bool), as_tuple=True)
         merged = values if best is None else torch.cat([best, values], dim=1)
