@@ -16,6 +16,13 @@ pair, its whole split being beyond this machine's memory); `--measured-only` mea
 part-way: the cells the CSV holds). At the end the CSV's cells are listed next to the evaluation times of the
 model's published result files, where the data mirror has them, with the CPU seconds each took (wall time x CPU %,
 which another load on the machine changes less than the wall time).
+
+`--whole [--jobs N]` runs the row instead as a user would: one `harness run --offline --available-only -m MODEL -t
+TASKS [--jobs N]` over the data folder (the datasets it holds; default tasks: MTEB), in a fresh process. It prints
+the run's own projection line, each cell's evaluation time and peak (its result file), and the run's wall time, CPU %
+and peak memory: the process tree's resident memory summed, sampled every second (pages processes share counted once
+in each: an upper bound), and the machine's memory in use (MemTotal - MemAvailable) above what it was before the
+run. `--csv` gets one row per cell (WHOLE_FIELDS), the run's figures repeated in each.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ["model", "loader", "family", "task", "fraction", "texts", "chars", "wall_s", "cell_s", "peak_rss_gb",
           "cell_peak_gb", "cpu_percent", "status", "taken", "cpu", "cores", "date"]
 """`taken`: documents whose embeddings the cell took from a corpus another cell of the row kept."""
+WHOLE_FIELDS = ["model", "task", "jobs", "cell_s", "cell_peak_gb", "run_wall_s", "run_cpu_percent", "run_tree_peak_gb",
+                "run_machine_peak_gb", "run_cells", "cpu", "cores", "date"]
 
 
 def measure(model: str, task: str, data: Path, work: Path, cache: Path) -> dict:
@@ -85,6 +94,8 @@ def main() -> None:
     parser.add_argument("--largest-first", action="store_true", help="measure the largest datasets first")
     parser.add_argument("--measured-only", action="store_true",
                         help="measure nothing: list (and with --calibrate, calibrate on) what the CSV holds")
+    parser.add_argument("--whole", action="store_true", help="the row as one `harness run` (--jobs)")
+    parser.add_argument("--jobs", type=int, help="with --whole: harness run's --jobs (default: the harness's)")
     parser.add_argument("--cache", type=Path, help="the harness cache the row's cells share (default: a temporary "
                         "folder for this invocation; FEVER's kept embeddings serve ClimateFEVER there)")
     args = parser.parse_args()
@@ -96,6 +107,8 @@ def main() -> None:
     from harness.registry import load_registry
 
     spec = load_registry().get(args.model)
+    if args.whole:
+        return whole(args, spec)
     tasks = select_tasks(args.tasks)
     if args.largest_first:
         tasks = sorted(tasks, key=lambda t: -getattr(mteb_size(t.spec.name, t.spec.subset), "chars", 0))
@@ -115,6 +128,84 @@ def main() -> None:
               f"{row['cpu_percent']:>4} % CPU  {row['status']}", flush=True)
     row_cache.cleanup()
     report(args, spec, tasks)
+
+
+def tree_rss_gb(root: int) -> float:
+    """Resident memory of `root` and its descendants, summed (Linux /proc)."""
+    parents, rss = {}, {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            parents[int(proc.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            rss[int(proc.name)] = int((proc / "statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier and pid not in tree]
+        tree.update(frontier)
+    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 1024 ** 3
+
+
+def machine_used_gb() -> float:
+    """MemTotal - MemAvailable."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return (int(fields["MemTotal"].split()[0]) - int(fields["MemAvailable"].split()[0])) / 1024 ** 2
+
+
+def whole(args, spec) -> None:
+    """The row as one `harness run` (module docstring)."""
+    import threading
+
+    from harness.plan import duration
+    from harness.speed import hardware
+
+    if args.csv.is_file():
+        sys.exit(f"{args.csv}: exists; --whole writes a CSV of its own (WHOLE_FIELDS): give another --csv")
+    with tempfile.TemporaryDirectory(prefix="fullrow-whole-") as work:
+        results, home, cache = Path(work) / "results", Path(work) / "home", args.cache or Path(work) / "cache"
+        env = {**os.environ, "HOME": str(home), "HARNESS_CACHE_DIR": str(cache)}
+        cmd = [sys.executable, "-m", "harness.cli", "run", "--offline", "--available-only", "--no-progress", "-m",
+               spec.name, "-t", *(args.tasks or ["MTEB"]), "--data-dir", str(args.data), "--model-dir",
+               str(ROOT.parent / "shared" / "models"), "--results-dir", str(results)]
+        cmd += ["--jobs", str(args.jobs)] if args.jobs else []
+        baseline, peaks, stop = machine_used_gb(), {"tree": 0.0, "machine": 0.0}, threading.Event()
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def sample() -> None:
+            while not stop.wait(1.0):
+                peaks["tree"] = max(peaks["tree"], tree_rss_gb(child.pid))
+                peaks["machine"] = max(peaks["machine"], machine_used_gb() - baseline)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        for line in child.stdout:
+            print(line, end="", flush=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        stop.set()
+        sampler.join()
+        docs = [doc for doc in (json.loads(path.read_text()) for path in sorted(results.glob("*/*/*.json")))
+                if "task_name" in doc and "evaluation_time" in doc]
+    run = {"jobs": args.jobs or "default", "run_wall_s": round(wall, 1),
+           "run_cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
+           "run_tree_peak_gb": round(peaks["tree"], 2), "run_machine_peak_gb": round(peaks["machine"], 2),
+           "run_cells": len(docs), "cpu": hardware()["cpu"], "cores": os.cpu_count(), "date": date.today().isoformat()}
+    rows = [{"model": spec.name, "task": doc["task_name"], "cell_s": round(doc["evaluation_time"], 1),
+             "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2), **run} for doc in docs]
+    with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=WHOLE_FIELDS)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda r: -r["cell_s"]))
+    print(f"\n{spec.name}: {len(docs)} cells in one `harness run` (--jobs {run['jobs']}), exit "
+          f"{os.waitstatus_to_exitcode(status)}: {duration(wall)} wall, {run['run_cpu_percent']} % CPU, peak "
+          f"{run['run_tree_peak_gb']} GB (process tree, summed), {run['run_machine_peak_gb']} GB (machine, above the "
+          f"{baseline:.1f} GB in use before); the cells' own times sum to "
+          f"{duration(sum(r['cell_s'] for r in rows))}; largest cell peak "
+          f"{max((r['cell_peak_gb'] for r in rows), default=0)} GB -> {args.csv}")
 
 
 def cell_row(spec, task, fraction: float, figures: dict, data: Path) -> dict:
