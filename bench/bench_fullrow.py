@@ -40,10 +40,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ["model", "loader", "family", "task", "fraction", "texts", "chars", "wall_s", "cell_s", "peak_rss_gb",
-          "cell_peak_gb", "cpu_percent", "status", "taken", "cpu", "cores", "date"]
+          "cell_peak_gb", "cpu_percent", "status", "taken", "cpu", "cores", "date", "cell_cpu_s"]
 """`taken`: documents whose embeddings the cell took from a corpus another cell of the row kept."""
-WHOLE_FIELDS = ["model", "task", "jobs", "cell_s", "cell_peak_gb", "run_wall_s", "run_cpu_percent", "run_tree_peak_gb",
-                "run_machine_peak_gb", "run_cells", "cpu", "cores", "date"]
+WHOLE_FIELDS = ["model", "task", "jobs", "cell_s", "cell_peak_gb", "cell_cpu_s", "run_wall_s", "run_cpu_percent",
+                "run_tree_peak_gb", "run_machine_peak_gb", "run_cells", "cpu", "cores", "date"]
 
 
 def measure(model: str, task: str, data: Path, work: Path, cache: Path) -> dict:
@@ -65,6 +65,7 @@ def measure(model: str, task: str, data: Path, work: Path, cache: Path) -> dict:
             "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
             "cell_s": round(doc["evaluation_time"], 1) if doc else "",
             "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2) if doc else "",
+            "cell_cpu_s": doc["harness"].get("cpu_seconds", "") if doc else "",
             "taken": doc["harness"]["data"].get("shared_corpus", {}).get("taken", 0) if doc else "",
             "status": "done" if doc and os.waitstatus_to_exitcode(status) == 0 else
             f"failed: {child.stderr.read().strip().splitlines()[-1:]}"}
@@ -195,7 +196,8 @@ def whole(args, spec) -> None:
            "run_tree_peak_gb": round(peaks["tree"], 2), "run_machine_peak_gb": round(peaks["machine"], 2),
            "run_cells": len(docs), "cpu": hardware()["cpu"], "cores": os.cpu_count(), "date": date.today().isoformat()}
     rows = [{"model": spec.name, "task": doc["task_name"], "cell_s": round(doc["evaluation_time"], 1),
-             "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2), **run} for doc in docs]
+             "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2),
+             "cell_cpu_s": doc["harness"].get("cpu_seconds", ""), **run} for doc in docs]
     with open(args.csv, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=WHOLE_FIELDS)
         writer.writeheader()
@@ -287,7 +289,9 @@ def search_shape(task: str, fraction: float) -> dict:
 def calibrate(measured: list[dict], source: str = "bench/bench_fullrow.py") -> None:
     """The measured cells into `harness/reference/cell_costs.csv` (replacing this benchmark's earlier rows of the
     same model, task, size and `taken`). A cell that took another's kept corpus (`taken` documents) is no cell on
-    its own: the plan takes from it only the saving against the same cell on its own."""
+    its own: the plan takes from it only the saving against the same cell on its own. `cpu_seconds`: the cell's own
+    CPU time (its result file's), else the process's CPU % times the cell's seconds (a CSV of a version before
+    result files recorded it; the process's start-up included)."""
     from common import write_calibration
 
     from harness.plan import CALIBRATION
@@ -295,6 +299,7 @@ def calibrate(measured: list[dict], source: str = "bench/bench_fullrow.py") -> N
     rows = [{"loader": r["loader"], "family": r["family"], "model": r["model"], "task": r["task"],
              "texts": r["texts"], "chars": r["chars"], **search_shape(r["task"], float(r["fraction"])),
              "seconds": r["cell_s"], "peak_gb": r["cell_peak_gb"], "taken": int(r.get("taken") or 0),
+             "cpu_seconds": r.get("cell_cpu_s") or round(float(r["cpu_percent"]) * float(r["cell_s"]) / 100, 1),
              "cpu": r["cpu"], "cores": r["cores"], "date": r["date"], "source": source}
             for r in measured if r["status"] == "done" and r["chars"]]
 

@@ -341,6 +341,7 @@ def _cost_model(results_dir: str):
 
 def _announce(runner, pending: list, jobs: int) -> None:
     """The projected total of a run in one line, and every cell projected over the available memory."""
+    from harness.cores import usable_cores
     from harness.plan import duration, ordering, summary
     from harness.pool import available_memory_gb, here_is_faster
 
@@ -357,7 +358,7 @@ def _announce(runner, pending: list, jobs: int) -> None:
                "workers would take with their start-up")
         print(f"running in this process, one cell after another: {why} (--jobs N to use workers regardless)")
     memory = available_memory_gb()
-    line, over = summary(list(projections.values()), jobs, memory)
+    line, over = summary(list(projections.values()), jobs, memory, usable_cores())
     print(line)
     for p in over:
         _warn(f"warning: {p.model} / {p.task}: projected peak {p.peak_gb:.1f} GB, more than the "
@@ -366,6 +367,7 @@ def _announce(runner, pending: list, jobs: int) -> None:
 
 def _plan(args, specs, mirrors: Mirrors, shard) -> int:
     """`harness run --plan`: each pending cell's size, projected time and peak memory; the totals."""
+    from harness.cores import usable_cores
     from harness.plan import duration, summary
     from harness.pool import available_memory_gb, choose_jobs
     from harness.results import ResultStore
@@ -388,7 +390,7 @@ def _plan(args, specs, mirrors: Mirrors, shard) -> int:
                      p.basis))
     _print_table(rows)
     memory = available_memory_gb()
-    line, over = summary(projections, jobs, memory)
+    line, over = summary(projections, jobs, memory, usable_cores())
     print(line)
     for p in over:
         print(f"warning: {p.model} / {p.task}: projected peak {p.peak_gb:.1f} GB, more than the {memory:.1f} GB "

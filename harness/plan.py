@@ -39,14 +39,17 @@
   operations per parameter and token, a lower bound for a deeper model). A static model's is taken as it is (a
   lookup per token; its time is tokenizing).
 - Total: one cell after another, and the cells dealt largest first to `--jobs` workers (the order the
-  pool runs them in).
+  pool runs them in) on this machine's cores. A cell keeps some cores busy on its own (`Projection.cores`: its CPU
+  seconds over its wall seconds, as result files record them since this version and the calibration's cells do;
+  the median of the same loader kind's cells of the task; 1 where none says: a static model's largest cells
+  overlap tokenizing, scoring and their pushes on 1.5 to 1.8 cores); while the running cells ask for more cores
+  than the machine has, each goes at the machine's share of its own pace (`makespan`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import heapq
 import json
 import statistics
 from collections.abc import Callable, Sequence
@@ -106,6 +109,8 @@ class Observation:
     peak_gb: float | None
     params_m: float | None = None
     """The model's parameters in millions (its model_meta.json; None where it does not say)."""
+    cpu_seconds: float | None = None
+    """The cell's CPU time, every thread's (result files record it since this version; None before)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,8 @@ class Projection:
     seconds: float | None
     peak_gb: float | None
     basis: str
+    cores: float = 1.0
+    """Cores the cell keeps busy on its own (CostModel.cores); what two cells at once share (`makespan`)."""
 
 
 SPLIT_QUERIES = {"MSMARCO": 43}
@@ -204,7 +211,8 @@ def observations(results_dir: str | Path) -> list[Observation]:
                 if (block.get("data") or {}).get("shared_corpus", {}).get("taken"):
                     continue  # it took another task's kept corpus: not the cost of the cell on its own
                 out.append(Observation(model["id"], model["revision"], model["loader"], family, doc["task_name"],
-                                       float(doc["evaluation_time"]), peak / 1024 if peak else None, params))
+                                       float(doc["evaluation_time"]), peak / 1024 if peak else None, params,
+                                       block.get("cpu_seconds")))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # model_meta.json, published layouts, unreadable files: not evidence of time
     return out
@@ -502,10 +510,24 @@ class CostModel:
                         + self.pairs_gb(size))
         return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9 + self.pairs_gb(size)
 
+    def cores(self, spec, task, size: Size | None) -> float:
+        """Cores the cell keeps busy on its own: the median CPU seconds over wall seconds of the loader kind's cells
+        of the task that say (result files; the calibration's cells at this size), at most this machine's; 1 where
+        none says."""
+        from harness.cores import usable_cores
+
+        kind = self._keys(spec, task)[1]
+        shares = [o.cpu_seconds / o.seconds for o in self.seen
+                  if o.cpu_seconds and o.seconds > 0 and (o.loader, o.family) == kind and o.task == task.spec.name]
+        shares += [float(r["cpu_seconds"]) / float(r["seconds"]) for r in self._calibrated_cells(spec, task, size)
+                   if r.get("cpu_seconds") and float(r["seconds"]) > 0]
+        return min(float(usable_cores()), statistics.median(shares)) if shares else 1.0
+
     def project(self, spec, task) -> Projection:
         size = task_size(task)
         seconds, basis = self.seconds(spec, task, size)
-        return Projection(spec.name, task.spec.name, size, seconds, self.peak_gb(spec, task, size), basis)
+        return Projection(spec.name, task.spec.name, size, seconds, self.peak_gb(spec, task, size), basis,
+                          self.cores(spec, task, size))
 
     def project_all(self, cells: Sequence) -> dict:
         """Each runner cell's projection, by cell key, in the grid's order. A cell whose corpus a cell of the same
@@ -619,12 +641,28 @@ def longest_first(cells: Sequence, estimate: Callable[[object], float | None]) -
     return sorted(cells, key=lambda c: (times[c.key] is None, -(times[c.key] or 0.0)))
 
 
-def makespan(seconds: Sequence[float], jobs: int) -> float:
-    """Wall time of cells dealt largest first to `jobs` workers, each taking the next cell when free."""
-    workers = [0.0] * max(1, jobs)
-    for s in sorted(seconds, reverse=True):
-        heapq.heapreplace(workers, workers[0] + s)
-    return max(workers)
+def makespan(seconds: Sequence[float], jobs: int, cores: Sequence[float] | None = None,
+             machine: float | None = None) -> float:
+    """Wall time of cells dealt largest first to `jobs` workers, each taking the next cell when free. Cell i
+    alone takes seconds[i] and keeps cores[i] busy (1 each when not given); while the running cells ask for more
+    than the `machine`'s cores (None: as many as they ask), each goes at machine / asked of its own pace, the
+    cores shared in proportion to what each asks, as a fair scheduler shares them among threads."""
+    order = sorted(range(len(seconds)), key=lambda i: -seconds[i])
+    asks = list(cores) if cores is not None else [1.0] * len(seconds)
+    left: dict[int, float] = {}  # running cell -> its own seconds still to go
+    clock, nxt = 0.0, 0
+    while nxt < len(order) or left:
+        while nxt < len(order) and len(left) < max(1, jobs):
+            left[order[nxt]] = float(seconds[order[nxt]])
+            nxt += 1
+        asked = sum(asks[i] for i in left)
+        pace = min(1.0, machine / asked) if machine and asked > 0 else 1.0
+        first = min(left, key=left.__getitem__)
+        step = left.pop(first)
+        clock += step / pace
+        for i in left:
+            left[i] -= step
+    return clock
 
 
 def duration(seconds: float) -> str:
@@ -637,12 +675,16 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def summary(projections: Sequence[Projection], jobs: int, memory_gb: float | None) -> tuple[str, list[Projection]]:
-    """One line (totals; cells of unknown time named by count) and the cells projected over the memory."""
-    known = [p.seconds for p in projections if p.seconds is not None]
+def summary(projections: Sequence[Projection], jobs: int, memory_gb: float | None,
+            machine: float | None = None) -> tuple[str, list[Projection]]:
+    """One line (totals; cells of unknown time named by count; the workers sharing the `machine`'s cores) and the
+    cells projected over the memory."""
+    timed = [p for p in projections if p.seconds is not None]
+    known = [p.seconds for p in timed]
     unknown = len(projections) - len(known)
     over = [p for p in projections if memory_gb is not None and p.peak_gb and p.peak_gb > memory_gb]
-    line = (f"projected: {duration(sum(known))} one cell after another, {duration(makespan(known, jobs))} with "
+    shared = makespan(known, jobs, [p.cores for p in timed], machine)
+    line = (f"projected: {duration(sum(known))} one cell after another, {duration(shared)} with "
             f"{jobs} worker(s), largest first ({len(known)} of {len(projections)} cells"
             + (f"; {unknown} of unknown time" if unknown else "") + ")")
     return line, over

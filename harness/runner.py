@@ -303,7 +303,7 @@ def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirror
     document; no file is written here."""
     seed_everything(SEED)
     reset_peak_rss()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         with limited_threads(static_threads(spec)):  # the payload records the threads used
             outcome = task.evaluate(encoder, mirrors)
@@ -311,6 +311,8 @@ def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirror
             seconds = time.perf_counter() - start
             payload = result_payload(task, outcome, encoder.info, seconds)
             payload["harness"]["peak_rss_mb"] = peak_rss_mb()  # the process's, this cell's high-water mark
+            # the process's CPU time in the cell, every thread's: over its seconds, the cores it kept busy
+            payload["harness"]["cpu_seconds"] = round(time.process_time() - cpu, 2)
             return CellOutcome("done", score, seconds, payload)
     except DataUnavailableError as exc:
         return CellOutcome("unavailable", error=one_line(exc))

@@ -26,6 +26,41 @@ def test_largest_first_shortens_a_run_whose_giant_cell_comes_last():
     assert makespan(seconds, 1) == sum(seconds)
 
 
+def test_cells_that_ask_for_more_cores_than_the_machine_has_share_them():
+    assert makespan([10, 10], 2, [1, 1], machine=2) == 10  # a core each
+    assert makespan([10, 10], 2, [2, 2], machine=2) == 20  # each would keep both busy: no gain from two workers
+    assert makespan([10, 10], 2, [2, 2]) == 10  # a machine of as many cores as they ask
+    assert makespan([10, 10], 2, [2, 1], machine=2) == 15  # three cores asked of two: each at 2/3 of its pace
+    # the 5-s cell ends at 7.5 s (2/3 pace); the other, 5 s of its own left, then alone at full pace
+    assert makespan([5, 10], 2, [1, 2], machine=2) == 12.5
+    assert makespan([10, 10, 4], 1, [2, 2, 1], machine=2) == 24  # one worker: one cell after another
+    assert makespan([3, 1, 2], 2) == makespan([3, 1, 2], 2, [1, 1, 1], machine=2) == 3
+
+
+def test_a_cell_s_cores_are_its_cpu_seconds_over_its_seconds_where_a_cell_of_its_kind_says():
+    from harness.plan import summary
+
+    spec = load_registry().get("potion-base-8M")
+    tasks = Catalogue().tasks
+    seen = [Observation("m", "r", "model2vec", "static", "SciFact", 10.0, 1.0, None, 18.0),
+            Observation("m2", "r", "model2vec", "static", "SciFact", 10.0, 1.0, None, 16.0),
+            Observation("m", "r", "model2vec", "static", "STS12", 2.0, 1.0)]  # a file of before: no CPU time
+    full = mteb_size("NFCorpus", "default")
+    row = {"loader": "model2vec", "family": "static", "model": "potion-base-8M", "task": "NFCorpus",
+           "texts": full.texts, "chars": full.chars, "seconds": 4.0, "peak_gb": 0.9, "cpu_seconds": 6.0}
+    model = CostModel(seen, calibrated=[row])
+    assert model.cores(spec, tasks["SciFact"], mteb_size("SciFact", "default")) == pytest.approx(1.7)
+    assert model.cores(spec, tasks["NFCorpus"], full) == 1.5
+    assert model.cores(spec, tasks["STS12"], mteb_size("STS12", "default")) == 1.0  # none says
+    assert model.cores(load_registry().get("all-MiniLM-L6-v2"), tasks["SciFact"], None) == 1.0  # another kind
+    projections = [model.project(spec, tasks[name]) for name in ("SciFact", "NFCorpus")]
+    assert [p.cores for p in projections] == pytest.approx([1.7, 1.5])
+    seconds = [p.seconds for p in projections]
+    line, _ = summary(projections, 2, None, machine=2)
+    assert f"{makespan(seconds, 2, [1.7, 1.5], 2):.0f} s with 2 worker(s)" in line
+    assert makespan(seconds, 2, [1.7, 1.5], 2) > makespan(seconds, 2)
+
+
 def test_the_pool_deals_cells_longest_first_and_unknown_ones_last_in_grid_order():
     spec = load_registry().get("potion-base-8M")
     tasks = Catalogue().select(["MEN", "SimLex", "bird", "STS12", "MSMARCO"])
@@ -533,9 +568,17 @@ def test_the_adapter_reads_the_texts_mteb_would_hand_over_batch_by_batch():
         assert input_texts(loader) == expected and len(expected) == len(part)
 
 
-def test_result_files_record_the_cells_peak_memory(tmp_path, data_dir):
+def test_result_files_record_the_cells_peak_memory_and_cpu_time(tmp_path, data_dir):
+    from harness.cores import usable_cores
+    from harness.plan import observations
+
     assert main(["run", "--no-progress", "--offline", "-m", "GloVe_6B_50d", "-t", "MEN", "--data-dir", str(data_dir),
                  "--results-dir", str(tmp_path)]) == 0
     (path,) = tmp_path.glob("*/*/MEN.json")
-    peak = json.loads(path.read_text())["harness"]["peak_rss_mb"]
+    doc = json.loads(path.read_text())
+    peak = doc["harness"]["peak_rss_mb"]
     assert 100 < peak < 16_000  # a process with torch, mteb and a 400,000-word model, in MiB
+    cpu = doc["harness"]["cpu_seconds"]  # the cell's alone: not the process's start-up and model load before it
+    assert 0 < cpu <= doc["evaluation_time"] * usable_cores() + 0.05
+    (seen,) = observations(tmp_path)
+    assert seen.cpu_seconds == cpu
