@@ -535,12 +535,12 @@ class CostModel:
         charged its projection on its own less the kept documents' encoding (`kept_share` of its time less its
         search, in proportion to the documents' characters; where a benchmark measured it for the loader kind)."""
         from harness.loaders import cost_kind, loader_kind
-        from harness.tasks.shared_corpora import SHARED_CORPORA, partners_last
+        from harness.tasks.shared_corpora import SHARED_CORPORA
 
         projections = {cell.key: self.project(cell.spec, cell.task) for cell in cells}
         keeper = {}  # (model, corpus) -> the task that keeps it, its documents' characters
         # in the order a pool starts them in (`harness.pool.largest_first`)
-        for cell in partners_last(longest_first(cells, ordering(projections))):
+        for cell in longest_first(cells, ordering(projections)):
             p = projections[cell.key]
             corpus = SHARED_CORPORA.get(cell.task.spec.name)
             if corpus is not None and p.size is not None and loader_kind(cell.spec.loader).per_text:

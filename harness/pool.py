@@ -40,7 +40,7 @@ from harness.mirror import Mirrors
 from harness.runner import (Cell, CellOutcome, CellResult, Runner, WorkerCache, limited_threads, model_meta, one_line,
                             static_threads)
 from harness.spec import ModelSpec
-from harness.tasks.shared_corpora import partners_last, waits_for
+from harness.tasks.shared_corpora import waits_for
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,12 @@ def run_cell(spec: ModelSpec, task, mirrors: Mirrors, threads: int, loader: Call
 
 def largest_first(cells: list[Cell], estimate: Callable[[Cell], float | None] | None) -> list[Cell]:
     """The cells by projected time, longest first (unknown ones after, in grid order), so that a giant cell
-    does not start last and hold the run up alone; a cell whose corpus an earlier cell of its model encodes goes
-    last, to take the kept embeddings instead of encoding them at the same time (`partners_last`)."""
+    does not start last and hold the run up alone. A cell whose corpus an earlier cell of its model encodes keeps
+    its place (its projection is already the cell less the encoding it takes): the pool holds it while that cell
+    runs (`next_ready`) and starts it as soon as that one ends, not after every other cell."""
     from harness.plan import longest_first
 
-    return partners_last(longest_first(cells, estimate) if estimate is not None else list(cells))
+    return longest_first(cells, estimate) if estimate is not None else list(cells)
 
 
 def next_ready(queue: Sequence[Cell], running: Iterable[Cell]) -> int | None:

@@ -133,8 +133,10 @@ def test_a_second_task_on_the_corpus_takes_its_embeddings_and_scores_the_same(tm
     assert files[1]["scores"] == files[0]["scores"]
 
 
-def test_a_pool_starts_the_second_task_on_a_corpus_after_every_other_cell():
-    from harness.pool import largest_first
+def test_a_pool_starts_the_second_task_on_a_corpus_as_soon_as_the_first_ends():
+    """Dealt longest first, ClimateFEVER keeps its place after FEVER (not after every other cell): held while its
+    model's FEVER runs, it is the next cell started once that FEVER ends."""
+    from harness.pool import largest_first, next_ready
     from harness.registry import load_registry
     from harness.runner import Cell
 
@@ -143,10 +145,20 @@ def test_a_pool_starts_the_second_task_on_a_corpus_after_every_other_cell():
     tasks = {task.spec.name: task for task in Catalogue().select(names)}
     seconds = {"SciFact": 5.0, "FEVER": 1555.0, "HotpotQA": 1275.0, "ClimateFEVER": 1524.0, "STS12": 1.0}
     cells = [Cell(registry.get(model), tasks[name]) for model in ("potion-base-8M", "potion-base-2M") for name in names]
-    order = [(c.spec.name, c.task.spec.name) for c in largest_first(cells, lambda c: seconds[c.task.spec.name])]
-    assert order[:2] == [("potion-base-8M", "FEVER"), ("potion-base-2M", "FEVER")]
-    assert order[-2:] == [("potion-base-8M", "ClimateFEVER"), ("potion-base-2M", "ClimateFEVER")]
-    assert [name for _, name in order[2:-2]] == ["HotpotQA", "HotpotQA", "SciFact", "SciFact", "STS12", "STS12"]
-    grid = [(c.spec.name, c.task.spec.name) for c in largest_first(cells, None)]  # no projection: grid order
-    assert grid == [(c.spec.name, c.task.spec.name) for c in cells if c.task.spec.name != "ClimateFEVER"] + [
-        ("potion-base-8M", "ClimateFEVER"), ("potion-base-2M", "ClimateFEVER")]
+    order = largest_first(cells, lambda c: seconds[c.task.spec.name])
+    assert [(c.spec.name, c.task.spec.name) for c in order[:4]] == [
+        ("potion-base-8M", "FEVER"), ("potion-base-2M", "FEVER"), ("potion-base-8M", "ClimateFEVER"),
+        ("potion-base-2M", "ClimateFEVER")]
+    assert largest_first(cells, None) == cells  # no projection: grid order
+
+    def started(queue: list, running: list) -> Cell:  # what the pool starts next (its queue holds the next cell last)
+        index = next_ready(list(reversed(queue)), running)
+        return None if index is None else list(reversed(queue))[index]
+
+    fever8, fever2, climate8, climate2 = order[:4]
+    rest = order[2:]
+    assert started(rest, [fever8, fever2]).task.spec.name == "HotpotQA"  # both ClimateFEVERs held
+    hotpot = started(rest, [fever8, fever2])
+    rest = [c for c in rest if c is not hotpot]
+    assert started(rest, [fever2, hotpot]) is climate8  # potion-base-8M's FEVER has ended: its ClimateFEVER next
+    assert started([c for c in rest if c is not climate8], [hotpot, climate8]) is climate2

@@ -177,21 +177,6 @@ class EmbeddingStore:
         return {"store": str(self.folder), "taken": self.taken, "encoded": self.encoded}
 
 
-def partners_last(cells: list) -> list:
-    """Runner cells in the order they start, each cell whose corpus an earlier cell of the same model shares
-    moved to the end, in order (run at once, both would encode it)."""
-    first, last, claimed = [], [], set()
-    for cell in cells:
-        corpus = SHARED_CORPORA.get(cell.task.spec.name)
-        if corpus is not None and (cell.spec.name, corpus) in claimed:
-            last.append(cell)
-            continue
-        if corpus is not None:
-            claimed.add((cell.spec.name, corpus))
-        first.append(cell)
-    return first + last
-
-
 def waits_for(cell, running: Iterable) -> bool:
     """Whether a runner cell should not start yet: a running cell of the same model encodes the corpus it shares,
     and its loader kind encodes text by text. Once that cell ends, it takes the kept embeddings; started beside it,
