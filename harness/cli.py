@@ -167,7 +167,7 @@ def _parse_run(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (summary lines only)")
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices of the grid")
     p.add_argument("--plan", action="store_true",
-                   help="print each pending cell's size, projected time and peak memory and the total; run nothing")
+                   help="print each pending cell's size, projected time, peak memory and cores, and the total; run nothing")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
                    help="worker processes on this machine (env HARNESS_JOBS; default: the usable cores, or this "
                         "process when the projected cells are shorter than the workers' start-up; 1: one cell after "
@@ -383,11 +383,11 @@ def _plan(args, specs, mirrors: Mirrors, shard) -> int:
     print(f"plan: {len(pending)} of {len(cells)} cells pending; cost model from {len(model.seen)} cells measured in "
           f"{args.results_dir} and {len(model.calibrated)} by the benchmarks on {model.hardware()}; this machine: "
           f"{hardware()['cpu']}, {os.cpu_count()} cores")
-    rows = [("model", "task", "texts", "characters", "time", "peak", "basis")]
+    rows = [("model", "task", "texts", "characters", "time", "peak", "cores", "basis")]
     for p in projections:
         rows.append((p.model, p.task, f"{p.size.texts:,}" if p.size else "?", f"{p.size.chars:,}" if p.size else "?",
                      duration(p.seconds) if p.seconds is not None else "?", f"{p.peak_gb:.1f} GB" if p.peak_gb else "?",
-                     p.basis))
+                     f"{p.cores:.1f}", p.basis))
     _print_table(rows)
     memory = available_memory_gb()
     line, over = summary(projections, jobs, memory, usable_cores())

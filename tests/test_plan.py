@@ -481,6 +481,8 @@ def test_plan_prints_every_pending_cell_and_runs_nothing(tmp_path, capsys, onlin
     assert all(r[2] == "8,848,803" and r[3] == "2,969,291,276" for r in msmarco)
     assert any("size unknown" in " ".join(r) for r in rows if r[1] == "turney")  # no statistics: named, no crash
     assert "projected:" in out and "with 2 worker(s), largest first" in out
+    (header,) = [line.split() for line in out.splitlines() if line.startswith("model ")]
+    assert header == ["model", "task", "texts", "characters", "time", "peak", "cores", "basis"]
     assert not results.exists(), "a plan runs nothing and writes nothing"
 
 
