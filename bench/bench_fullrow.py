@@ -63,12 +63,16 @@ def measure(model: str, task: str, data: Path, work: Path, cache: Path) -> dict:
     doc = json.loads(files[0].read_text()) if files else None
     return {"wall_s": round(wall, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024 ** 2, 2),
             "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
-            "cell_s": round(doc["evaluation_time"], 1) if doc else "",
-            "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2) if doc else "",
-            "cell_cpu_s": doc["harness"].get("cpu_seconds", "") if doc else "",
+            **(cell_figures(doc) if doc else dict.fromkeys(("cell_s", "cell_peak_gb", "cell_cpu_s"), "")),
             "taken": doc["harness"]["data"].get("shared_corpus", {}).get("taken", 0) if doc else "",
             "status": "done" if doc and os.waitstatus_to_exitcode(status) == 0 else
             f"failed: {child.stderr.read().strip().splitlines()[-1:]}"}
+
+
+def cell_figures(doc: dict) -> dict:
+    """A result file's own figures of its cell: evaluation time, peak memory, CPU time (empty before it recorded it)."""
+    return {"cell_s": round(doc["evaluation_time"], 1), "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2),
+            "cell_cpu_s": doc["harness"].get("cpu_seconds", "")}
 
 
 def published_times(model_id: str) -> dict[str, float]:
@@ -195,9 +199,7 @@ def whole(args, spec) -> None:
            "run_cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / wall),
            "run_tree_peak_gb": round(peaks["tree"], 2), "run_machine_peak_gb": round(peaks["machine"], 2),
            "run_cells": len(docs), "cpu": hardware()["cpu"], "cores": os.cpu_count(), "date": date.today().isoformat()}
-    rows = [{"model": spec.name, "task": doc["task_name"], "cell_s": round(doc["evaluation_time"], 1),
-             "cell_peak_gb": round(doc["harness"]["peak_rss_mb"] / 1024, 2),
-             "cell_cpu_s": doc["harness"].get("cpu_seconds", ""), **run} for doc in docs]
+    rows = [{"model": spec.name, "task": doc["task_name"], **cell_figures(doc), **run} for doc in docs]
     with open(args.csv, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=WHOLE_FIELDS)
         writer.writeheader()
