@@ -26,6 +26,10 @@ def quiet_libraries(verbose: int | None = None) -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r".*is superseded by.*")
+    # scikit-learn's, as mteb's evaluators call it (UndefinedMetricWarning: a class never predicted)
+    warnings.filterwarnings("ignore", module=r"sklearn(\.|$)")
+    # TQDM_DISABLE: the bars mteb draws without a switch (SummEval's "Scoring"); tqdm reads it when first imported
+    # (this runs before the command, or the worker, imports it), and a bar given `disable=` (the harness's) keeps it
     for variable, value in (("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
-                            ("TRANSFORMERS_VERBOSITY", "error")):
+                            ("TRANSFORMERS_VERBOSITY", "error"), ("TQDM_DISABLE", "1")):
         os.environ.setdefault(variable, value)

@@ -264,3 +264,30 @@ def test_repeated_registry_files_add_and_override_in_order(tmp_path, capsys):
     twice.write_text(yaml.safe_dump({"models": [{**glove, "name": "x"}, {**glove, "name": "x"}]}))
     assert main(["models", "--registry", str(first), "--registry", str(twice)]) == 2
     assert capsys.readouterr().err.strip() == f"harness: error: {twice}: model 'x' is defined twice; keep one entry"
+
+
+QUIET_PROBE = """
+import sys
+from harness.logs import quiet_libraries
+quiet_libraries(int(sys.argv[1]))
+from sklearn.metrics import precision_score
+from tqdm import tqdm
+for _ in tqdm(range(3), desc="library-bar"):  # a bar without a switch, as mteb's SummEval draws it
+    pass
+for _ in tqdm(range(3), desc="harness-bar", disable=False):  # the harness's own: disable= given
+    pass
+precision_score([0, 1], [0, 0], labels=[0, 1], average=None)  # class 1 never predicted
+"""
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_a_quiet_command_keeps_the_libraries_bars_and_warnings_but_not_its_own_bar(tmp_path, verbose):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TQDM_", "HARNESS_VERBOSE"))}
+    out = subprocess.run([sys.executable, "-c", QUIET_PROBE, str(verbose)], env=env, capture_output=True, text=True,
+                         cwd=tmp_path, check=True)
+    assert "harness-bar" in out.stderr
+    assert ("library-bar" in out.stderr) == bool(verbose)
+    assert ("UndefinedMetricWarning" in out.stderr) == bool(verbose)
