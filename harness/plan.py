@@ -111,6 +111,12 @@ class Observation:
     """The model's parameters in millions (its model_meta.json; None where it does not say)."""
     cpu_seconds: float | None = None
     """The cell's CPU time, every thread's (result files record it since this version; None before)."""
+    shared: bool = False
+    """The cell was given fewer cores than its machine had: other cells ran beside it (a pool's); its seconds are
+    not its own on the machine (result files record the cores since this version; False before)."""
+    alone_cores: float | None = None
+    """For a `shared` cell: the cores the task's cells keep busy alone, by which its CPU seconds were made its
+    seconds on its own (CostModel); None where no cell of its kind said."""
 
 
 @dataclass(frozen=True)
@@ -210,9 +216,10 @@ def observations(results_dir: str | Path) -> list[Observation]:
                 peak = block.get("peak_rss_mb")
                 if (block.get("data") or {}).get("shared_corpus", {}).get("taken"):
                     continue  # it took another task's kept corpus: not the cost of the cell on its own
+                given, machine = block.get("cell_cores"), block.get("machine_cores")
                 out.append(Observation(model["id"], model["revision"], model["loader"], family, doc["task_name"],
                                        float(doc["evaluation_time"]), peak / 1024 if peak else None, params,
-                                       block.get("cpu_seconds")))
+                                       block.get("cpu_seconds"), bool(given and machine and given < machine)))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # model_meta.json, published layouts, unreadable files: not evidence of time
     return out
@@ -324,14 +331,15 @@ class CostModel:
             for key in ((loader, family, group), (loader, family)) if peak else ():  # memory: every cell
                 peaks.setdefault(key, []).append((size, peak))
 
-        for obs in self.seen:
-            if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
-                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb, (obs.model_id, obs.params_m))
         pairs = _pairs(self.calibrated)
         aside = [r for alone, taken in pairs for r in (*alone, taken)]
         # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
         # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
+        self.seen = [self._on_its_own(o) for o in self.seen]
+        for obs in self.seen:
+            if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
+                add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb, (obs.model_id, obs.params_m))
         for row in self.cells:
             if any(row is r for r in pair_cells):  # the cost of a pair, not a point of the fits
                 continue
@@ -349,6 +357,31 @@ class CostModel:
                        if len({s.chars for s, _ in pts}) >= 2}
         self.memory_reach = {key: max(s.chars for s, _ in pts) for key, pts in peaks.items()}
         self.kept_share = self._kept_shares(pairs)
+
+    def _on_its_own(self, obs: Observation) -> Observation:
+        """A cell measured beside other cells (`shared`), as on its own: its CPU seconds (the work, which sharing
+        the cores changes little) over the cores its task's cells of the kind keep busy alone (`_alone_cores`); as
+        measured where none says (its CPU seconds over its seconds are then the cores it is charged)."""
+        if not obs.shared or not obs.cpu_seconds:
+            return obs
+        tasks = _mteb_tasks()
+        size = mteb_size(obs.task, tasks[obs.task][0]) if obs.task in tasks else None
+        alone = self._alone_cores((obs.loader, obs.family), obs.task, size)
+        if alone is None:
+            return obs
+        return dataclasses.replace(obs, seconds=obs.cpu_seconds / alone, alone_cores=alone)
+
+    def _alone_cores(self, kind: tuple[str, str], task: str, size: Size | None) -> float | None:
+        """The median CPU seconds over seconds of the cells of the loader kind and family on the task that ran on
+        their own and say (result files; the calibration's cells at this size), at most this machine's cores; None
+        where none does."""
+        from harness.cores import usable_cores
+
+        shares = [o.cpu_seconds / o.seconds for o in self.seen
+                  if o.cpu_seconds and o.seconds > 0 and not o.shared and (o.loader, o.family) == kind and o.task == task]
+        shares += [float(r["cpu_seconds"]) / float(r["seconds"]) for r in self._calibrated_cells(kind, task, size)
+                   if r.get("cpu_seconds") and float(r["seconds"]) > 0]
+        return min(float(usable_cores()), statistics.median(shares)) if shares else None
 
     def search_seconds(self, key: tuple, size: Size) -> float:
         """The search term of a retrieval cell's time (`c x searches` of the fit under `key`; 0 without one)."""
@@ -399,16 +432,15 @@ class CostModel:
         return "; ".join(cpus) or "no benchmark calibration"
 
     def seconds(self, spec, task, size: Size | None) -> tuple[float | None, str]:
-        same = [o.seconds for o in self.seen if (o.model_id, o.revision, o.task) == (spec.id, spec.revision,
-                                                                                     task.spec.name)]
+        same = [o for o in self.seen if (o.model_id, o.revision, o.task) == (spec.id, spec.revision, task.spec.name)]
         if same:
-            return statistics.median(same), "measured"
+            return statistics.median(o.seconds for o in same), "measured" + _beside(same)
         loader, family = self._keys(spec, task)[1]
         kind = [o for o in self.seen if (o.loader, o.family, o.task) == (loader, family, task.spec.name)]
         if kind:
             return self._scaled(spec, statistics.median(o.seconds for o in kind),
-                                [(o.model_id, o.params_m) for o in kind], f"measured ({loader})")
-        calibrated = self._calibrated_cells(spec, task, size)
+                                [(o.model_id, o.params_m) for o in kind], f"measured ({loader}){_beside(kind)}")
+        calibrated = self._calibrated_cells(self._keys(spec, task)[1], task.spec.name, size)
         if calibrated:
             return self._scaled(spec, statistics.median(float(r["seconds"]) for r in calibrated),
                                 [_row_model(r) for r in calibrated],
@@ -458,13 +490,12 @@ class CostModel:
             return seconds, basis
         return seconds * factor, f"{basis}; x {factor:.2f}: {why}"
 
-    def _calibrated_cells(self, spec, task, size: Size | None) -> list[dict]:
-        """The benchmarks' calibration cells of this loader kind and family on this task at this size (the same
-        characters)."""
+    def _calibrated_cells(self, kind: tuple[str, str], task: str, size: Size | None) -> list[dict]:
+        """The benchmarks' calibration cells of this loader kind and family (`kind`) on this task at this size (the
+        same characters)."""
         if size is None:
             return []
-        kind = self._keys(spec, task)[1]
-        return [r for r in self.cells if (r["loader"], r["family"]) == kind and r["task"] == task.spec.name
+        return [r for r in self.cells if (r["loader"], r["family"]) == kind and r["task"] == task
                 and int(float(r["chars"])) == size.chars]
 
     @staticmethod
@@ -496,7 +527,7 @@ class CostModel:
     def peak_gb(self, spec, task, size: Size | None) -> float:
         kind = self._keys(spec, task)[1]
         same = [o.peak_gb for o in self.seen if o.peak_gb and (o.loader, o.family) == kind and o.task == task.spec.name]
-        same += [float(r["peak_gb"]) for r in self._calibrated_cells(spec, task, size) if r.get("peak_gb")]
+        same += [float(r["peak_gb"]) for r in self._calibrated_cells(self._keys(spec, task)[1], task.spec.name, size) if r.get("peak_gb")]
         if same:
             return max(same)
         chars, queries = (size.chars, size.queries) if size else (0, 0)
@@ -511,17 +542,15 @@ class CostModel:
         return BASE_GB.get(spec.family, BASE_GB["transformer"]) + GB_PER_GIGACHAR * chars / 1e9 + self.pairs_gb(size)
 
     def cores(self, spec, task, size: Size | None) -> float:
-        """Cores the cell keeps busy on its own: the median CPU seconds over wall seconds of the loader kind's cells
-        of the task that say (result files; the calibration's cells at this size), at most this machine's; 1 where
-        none says."""
-        from harness.cores import usable_cores
-
+        """Cores the cell keeps busy on its own (`_alone_cores`); where only cells measured beside other cells say,
+        the cores they kept busy there (their seconds are then taken as measured); 1 where none says."""
         kind = self._keys(spec, task)[1]
-        shares = [o.cpu_seconds / o.seconds for o in self.seen
-                  if o.cpu_seconds and o.seconds > 0 and (o.loader, o.family) == kind and o.task == task.spec.name]
-        shares += [float(r["cpu_seconds"]) / float(r["seconds"]) for r in self._calibrated_cells(spec, task, size)
-                   if r.get("cpu_seconds") and float(r["seconds"]) > 0]
-        return min(float(usable_cores()), statistics.median(shares)) if shares else 1.0
+        alone = self._alone_cores(kind, task.spec.name, size)
+        if alone is not None:
+            return alone
+        shares = [o.cpu_seconds / o.seconds for o in self.seen if o.shared and o.cpu_seconds and o.seconds > 0
+                  and (o.loader, o.family) == kind and o.task == task.spec.name]
+        return statistics.median(shares) if shares else 1.0
 
     def project(self, spec, task) -> Projection:
         size = task_size(task)
@@ -556,6 +585,17 @@ class CostModel:
                                                 basis=f"{p.basis}; {first}'s corpus kept: - {duration(saved)}")
             projections[cell.key] = p
         return {cell.key: projections[cell.key] for cell in cells}
+
+
+def _beside(seen: Sequence[Observation]) -> str:
+    """What a basis adds for the cells among `seen` measured beside other cells (`Observation.shared`)."""
+    shared = [o for o in seen if o.shared]
+    if not shared:
+        return ""
+    cores = sorted({round(o.alone_cores, 1) for o in shared if o.alone_cores})
+    return (f"; {len(shared)} of {len(seen)} beside other cells: "
+            + (f"their CPU time over the {'/'.join(map(str, cores))} cores the task keeps busy alone" if cores
+               else "their time as measured there"))
 
 
 def _row_model(row: dict) -> tuple[str, float | None]:

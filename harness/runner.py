@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 import harness
-from harness.cores import given_cores, usable_cores
+from harness.cores import cell_cores, given_cores, usable_cores
 from harness.encoders import Encoder, EncoderInfo
 from harness.loaders import load_encoder
 from harness.errors import DataUnavailableError, HarnessError, ResultsError, causes
@@ -313,6 +313,8 @@ def evaluate_cell(spec: ModelSpec, task: Task, encoder: Encoder, mirrors: Mirror
             payload["harness"]["peak_rss_mb"] = peak_rss_mb()  # the process's, this cell's high-water mark
             # the process's CPU time in the cell, every thread's: over its seconds, the cores it kept busy
             payload["harness"]["cpu_seconds"] = round(time.process_time() - cpu, 2)
+            # the cores it was given of its machine's: fewer when other cells ran beside it (a pool's)
+            payload["harness"]["cell_cores"], payload["harness"]["machine_cores"] = cell_cores(), usable_cores()
             return CellOutcome("done", score, seconds, payload)
     except DataUnavailableError as exc:
         return CellOutcome("unavailable", error=one_line(exc))

@@ -61,6 +61,29 @@ def test_a_cell_s_cores_are_its_cpu_seconds_over_its_seconds_where_a_cell_of_its
     assert makespan(seconds, 2, [1.7, 1.5], 2) > makespan(seconds, 2)
 
 
+def test_a_cell_measured_beside_other_cells_is_charged_its_cpu_time_over_the_cores_its_task_keeps_busy_alone():
+    spec = load_registry().get("potion-base-8M")
+    task, size = Catalogue().tasks["SciFact"], mteb_size("SciFact", "default")
+    alone = Observation("m", "r", "model2vec", "static", "SciFact", 10.0, 1.0, None, 18.0)  # 1.8 cores on its own
+    beside = Observation(spec.id, spec.revision, "model2vec", "static", "SciFact", 25.0, 1.0, None, 19.8, shared=True)
+    seconds, basis = CostModel([alone, beside], calibrated=[]).seconds(spec, task, size)
+    assert seconds == pytest.approx(19.8 / 1.8)  # 11 s on its own, not the 25 s it took beside another cell
+    assert basis == "measured; 1 of 1 beside other cells: their CPU time over the 1.8 cores the task keeps busy alone"
+    assert CostModel([alone, beside], calibrated=[]).cores(spec, task, size) == pytest.approx(1.8)
+    # the benchmarks' cell of the task at its size says how many cores it keeps busy alone, too
+    row = {"loader": "model2vec", "family": "static", "model": "potion-base-8M", "task": "SciFact",
+           "texts": size.texts, "chars": size.chars, "seconds": 4.0, "peak_gb": 0.9, "cpu_seconds": 6.0}
+    assert CostModel([beside], calibrated=[row]).seconds(spec, task, size)[0] == pytest.approx(19.8 / 1.5)
+    # nothing says: as measured, charged the cores it kept busy beside the others
+    model = CostModel([beside], calibrated=[])
+    assert model.seconds(spec, task, size) == (25.0, "measured; 1 of 1 beside other cells: their time as measured there")
+    assert model.cores(spec, task, size) == pytest.approx(19.8 / 25.0)
+    # another model of the kind: the fits take it on its own too
+    other = dataclasses.replace(beside, model_id="other")
+    assert CostModel([alone, other], calibrated=[]).seconds(spec, task, size)[0] == pytest.approx(
+        (10.0 + 19.8 / 1.8) / 2)
+
+
 def test_the_pool_deals_cells_longest_first_and_unknown_ones_last_in_grid_order():
     spec = load_registry().get("potion-base-8M")
     tasks = Catalogue().select(["MEN", "SimLex", "bird", "STS12", "MSMARCO"])
@@ -584,3 +607,6 @@ def test_result_files_record_the_cells_peak_memory_and_cpu_time(tmp_path, data_d
     assert 0 < cpu <= doc["evaluation_time"] * usable_cores() + 0.05
     (seen,) = observations(tmp_path)
     assert seen.cpu_seconds == cpu
+    # one cell in this process: it was given every core (a pool's cells beside others: tests/test_pool.py)
+    assert doc["harness"]["cell_cores"] == doc["harness"]["machine_cores"] == usable_cores()
+    assert seen.shared is False

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.cores import usable_cores
 from harness.mirror import Mirrors
+from harness.plan import observations
 from harness.pool import PoolRunner, choose_jobs, transformer_threads
 from harness.results import ResultStore
 from harness.runner import Runner, evaluate_cell
@@ -73,6 +75,13 @@ def test_two_workers_write_the_same_scores_as_one_process(tmp_path, data_dir, re
     assert [(c.model, c.task) for c in two.cells] == [(c.model, c.task) for c in one.cells]  # lines in grid order
     metas = sorted(p.relative_to(tmp_path / "two").as_posix() for p in (tmp_path / "two").rglob("model_meta.json"))
     assert len(metas) == 2
+    # the cores each cell was given of its machine's: all of them one after another, a share beside another cell
+    cores = {run: [(d["harness"]["cell_cores"], d["harness"]["machine_cores"]) for d in map(
+        json.loads, map(Path.read_text, (tmp_path / run).glob("*/*/*.json"))) if "task_name" in d]
+        for run in ("one", "two")}
+    assert {given == machine == usable_cores() for given, machine in cores["one"]} == {True}
+    assert any(given < machine for given, machine in cores["two"]) == (usable_cores() > 1)
+    assert sorted(o.shared for o in observations(tmp_path / "two")) == sorted(g < m for g, m in cores["two"])
 
 
 def test_a_static_models_classifier_scores_do_not_depend_on_the_runner(tmp_path, data_dir, registry):
