@@ -351,7 +351,8 @@ def _announce(runner, pending: list, jobs: int) -> None:
     projections = model.project_all(pending)
     runner.estimate = ordering(projections)
     seconds = [p.seconds for p in projections.values()]
-    if getattr(runner, "default_jobs", False) and here_is_faster(seconds, jobs):
+    cores = [p.cores for p in projections.values()]
+    if getattr(runner, "default_jobs", False) and here_is_faster(seconds, jobs, cores, usable_cores()):
         runner.here, jobs = True, 1
         why = ("one cell, to which workers would only add their start-up" if len(seconds) == 1 else
                f"{len(seconds)} cell(s) projected at {duration(sum(seconds))}, no longer than the {runner.jobs} "

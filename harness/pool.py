@@ -91,17 +91,19 @@ def choose_jobs(requested: int | None) -> int:
     return jobs
 
 
-def here_is_faster(seconds: Sequence[float | None], jobs: int) -> bool:
+def here_is_faster(seconds: Sequence[float | None], jobs: int, cores: Sequence[float] | None = None,
+                   machine: float | None = None) -> bool:
     """Whether projected cells end sooner one after another in this process than dealt to `jobs` workers that
     start first: one cell, whatever its time (workers only add their start-up), or cells whose sum is within a
-    pool's start-up of what the pool would take. Several cells, one of them of unknown time: the pool."""
+    pool's start-up of what the pool would take, its cells sharing the `machine`'s cores as their `cores` ask
+    (`harness.plan.makespan`). Several cells, one of them of unknown time: the pool."""
     from harness.plan import makespan
 
     if len(seconds) == 1:
         return True
     if not seconds or any(s is None for s in seconds):
         return False
-    return sum(seconds) <= makespan(seconds, jobs) + WORKER_START_S
+    return sum(seconds) <= makespan(seconds, jobs, cores, machine) + WORKER_START_S
 
 
 def transformer_threads(cores: int, jobs: int, transformer_cells: int) -> int:

@@ -252,6 +252,8 @@ def test_a_pool_is_worth_its_start_up_only_when_it_saves_more():
     assert not here_is_faster([1.0, None], 2) and not here_is_faster([], 2)  # unknown: the pool
     edge = [WORKER_START_S, WORKER_START_S]  # here: 2 x start; pool: start + start
     assert here_is_faster(edge, 2) and not here_is_faster([x + 0.1 for x in edge], 2)
+    # cells that keep both cores busy alone: two at once take as long as one after the other, and the start-up more
+    assert not here_is_faster([60.0, 60.0], 2, [1.0, 1.0], machine=2) and here_is_faster([60.0, 60.0], 2, [2.0, 2.0], 2)
 
 
 def _default_run(tasks: list[str], asked: bool, tmp_path, data_dir, monkeypatch, capsys) -> tuple[list, str]:
