@@ -22,7 +22,8 @@ TASKS [--jobs N]` over the data folder (the datasets it holds; default tasks: MT
 the run's own projection line, each cell's evaluation time and peak (its result file), and the run's wall time, CPU %
 and peak memory: the process tree's resident memory summed, sampled every second (pages processes share counted once
 in each: an upper bound), and the machine's memory in use (MemTotal - MemAvailable) above what it was before the
-run. `--csv` gets one row per cell (WHOLE_FIELDS), the run's figures repeated in each.
+run. `--csv` gets one row per cell (WHOLE_FIELDS), the run's figures repeated in each; `--results DIR` keeps the
+run's result files (each cell given its share of the cores beside the others: what a later plan makes of them).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def main() -> None:
                         help="measure nothing: list (and with --calibrate, calibrate on) what the CSV holds")
     parser.add_argument("--whole", action="store_true", help="the row as one `harness run` (--jobs)")
     parser.add_argument("--jobs", type=int, help="with --whole: harness run's --jobs (default: the harness's)")
+    parser.add_argument("--results", type=Path, help="with --whole: the run's results folder, kept (default: a "
+                        "temporary one); a later `harness run --plan --results-dir` reads its cells")
     parser.add_argument("--cache", type=Path, help="the harness cache the row's cells share (default: a temporary "
                         "folder for this invocation; FEVER's kept embeddings serve ClimateFEVER there)")
     args = parser.parse_args()
@@ -170,7 +173,8 @@ def whole(args, spec) -> None:
     if args.csv.is_file():
         sys.exit(f"{args.csv}: exists; --whole writes a CSV of its own (WHOLE_FIELDS): give another --csv")
     with tempfile.TemporaryDirectory(prefix="fullrow-whole-") as work:
-        results, home, cache = Path(work) / "results", Path(work) / "home", args.cache or Path(work) / "cache"
+        results, home = args.results or Path(work) / "results", Path(work) / "home"
+        cache = args.cache or Path(work) / "cache"
         env = {**os.environ, "HOME": str(home), "HARNESS_CACHE_DIR": str(cache)}
         cmd = [sys.executable, "-m", "harness.cli", "run", "--offline", "--available-only", "--no-progress", "-m",
                spec.name, "-t", *(args.tasks or ["MTEB"]), "--data-dir", str(args.data), "--model-dir",
