@@ -332,9 +332,15 @@ class CostModel:
                 peaks.setdefault(key, []).append((size, peak))
 
         pairs = _pairs(self.calibrated)
-        aside = [r for alone, taken in pairs for r in (*alone, taken)]
-        # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`), on
-        # hardware that need not be the other cells', at a size no plan projects: not a point of the fits
+
+        def whole_split(row: dict) -> bool:
+            full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
+            return full is not None and full.chars == int(float(row["chars"]))
+
+        # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`): the cell
+        # that took is no cell on its own, and the same cell alone beside it is one of the calibration only at the
+        # size a plan projects (the task's whole split; a benchmark's pair at a fraction is not a point of the fits)
+        aside = [r for alone, taken in pairs for r in (*(a for a in alone if not whole_split(a)), taken)]
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
         self.seen = [self._on_its_own(o) for o in self.seen]
         for obs in self.seen:
@@ -377,8 +383,8 @@ class CostModel:
         where none does."""
         from harness.cores import usable_cores
 
-        shares = [o.cpu_seconds / o.seconds for o in self.seen
-                  if o.cpu_seconds and o.seconds > 0 and not o.shared and (o.loader, o.family) == kind and o.task == task]
+        shares = [o.cpu_seconds / o.seconds for o in self.seen if o.cpu_seconds and o.seconds > 0 and not o.shared
+                  and (o.loader, o.family) == kind and o.task == task]
         shares += [float(r["cpu_seconds"]) / float(r["seconds"]) for r in self._calibrated_cells(kind, task, size)
                    if r.get("cpu_seconds") and float(r["seconds"]) > 0]
         return min(float(usable_cores()), statistics.median(shares)) if shares else None
@@ -440,7 +446,7 @@ class CostModel:
         if kind:
             return self._scaled(spec, statistics.median(o.seconds for o in kind),
                                 [(o.model_id, o.params_m) for o in kind], f"measured ({loader}){_beside(kind)}")
-        calibrated = self._calibrated_cells(self._keys(spec, task)[1], task.spec.name, size)
+        calibrated = self._calibrated_cells((loader, family), task.spec.name, size)
         if calibrated:
             return self._scaled(spec, statistics.median(float(r["seconds"]) for r in calibrated),
                                 [_row_model(r) for r in calibrated],
@@ -527,7 +533,7 @@ class CostModel:
     def peak_gb(self, spec, task, size: Size | None) -> float:
         kind = self._keys(spec, task)[1]
         same = [o.peak_gb for o in self.seen if o.peak_gb and (o.loader, o.family) == kind and o.task == task.spec.name]
-        same += [float(r["peak_gb"]) for r in self._calibrated_cells(self._keys(spec, task)[1], task.spec.name, size) if r.get("peak_gb")]
+        same += [float(r["peak_gb"]) for r in self._calibrated_cells(kind, task.spec.name, size) if r.get("peak_gb")]
         if same:
             return max(same)
         chars, queries = (size.chars, size.queries) if size else (0, 0)

@@ -432,6 +432,13 @@ def test_a_cell_that_took_a_kept_corpus_is_no_evidence_of_the_cell_on_its_own(tm
                 "model": {"id": "m", "revision": "r", "loader": "model2vec"}, "peak_rss_mb": 1024,
                 "data": {"shared_corpus": {"name": "fever-wikipedia", "taken": taken, "encoded": 5}}}}))
     assert [o.task for o in observations(tmp_path)] == ["FEVER"]
+    # a pair at the whole split's size: the cell alone is the calibration's cell of that size too
+    full = mteb_size("ClimateFEVER", "default")
+    alone, took = ({**_pair_rows()[1], "seconds": seconds, "taken": taken} for seconds, taken in ((720.0, 0),
+                                                                                                 (140.0, 5_416_570)))
+    whole = CostModel([], calibrated=[*_pair_rows()[:1], alone, took])
+    assert whole.seconds(spec, climate, full) == (720.0, "calibrated (model2vec, same size)")
+    assert 0 < whole.kept_share["model2vec"] < 1  # and the pair still prices the saving
 
 
 READS = [{"task": "SmallClassification", "rows": 10_000, "seconds_per_read": 40e-6},
