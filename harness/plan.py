@@ -269,6 +269,13 @@ def _mteb_tasks() -> dict[str, tuple[str, str]]:
     return {t.spec.name: (t.spec.subset, t.spec.group) for t in mteb_tasks()}
 
 
+def whole_split_size(task_name: str) -> Size | None:
+    """An MTEB task's whole evaluated split (`mteb_size` of the subset the harness evaluates); None for another
+    task."""
+    tasks = _mteb_tasks()
+    return mteb_size(task_name, tasks[task_name][0]) if task_name in tasks else None
+
+
 CALIBRATION = Path(__file__).resolve().parent / "reference" / "cell_costs.csv"
 """Cells measured by the benchmarks at sizes this machine's results never reach (bench/bench_bigcell.py
 writes it): loader kind, task, characters, seconds, peak memory, and the hardware."""
@@ -334,7 +341,7 @@ class CostModel:
         pairs = _pairs(self.calibrated)
 
         def whole_split(row: dict) -> bool:
-            full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
+            full = whole_split_size(row["task"])
             return full is not None and full.chars == int(float(row["chars"]))
 
         # the calibration's cells on their own; a pair measures the saving of a kept corpus (`kept_share`): the cell
@@ -342,15 +349,20 @@ class CostModel:
         # size a plan projects (the task's whole split; a benchmark's pair at a fraction is not a point of the fits)
         aside = [r for alone, taken in pairs for r in (*(a for a in alone if not whole_split(a)), taken)]
         self.cells = [row for row in self.calibrated if not any(row is r for r in aside)]
+        self._alone_shares: dict[tuple[str, str, str], list[float]] = {}
+        """(loader kind, family, task) -> CPU seconds over seconds of the result files' cells that ran on their own."""
+        for o in self.seen:
+            if o.cpu_seconds and o.seconds > 0 and not o.shared:
+                self._alone_shares.setdefault((o.loader, o.family, o.task), []).append(o.cpu_seconds / o.seconds)
         self.seen = [self._on_its_own(o) for o in self.seen]
         for obs in self.seen:
-            if obs.task in tasks and (size := mteb_size(obs.task, tasks[obs.task][0])) is not None:
+            if (size := whole_split_size(obs.task)) is not None:
                 add(obs.loader, obs.family, obs.task, size, obs.seconds, obs.peak_gb, (obs.model_id, obs.params_m))
         for row in self.cells:
             if any(row is r for r in pair_cells):  # the cost of a pair, not a point of the fits
                 continue
             size = _row_size(row)
-            full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
+            full = whole_split_size(row["task"])
             if full is not None and full.chars == size.chars:  # a full-size cell: the task's training rows too
                 size = dataclasses.replace(size, train=full.train, experiments=full.experiments)
             add(row["loader"], row["family"], row["task"], size, float(row["seconds"]),
@@ -370,9 +382,7 @@ class CostModel:
         measured where none says (its CPU seconds over its seconds are then the cores it is charged)."""
         if not obs.shared or not obs.cpu_seconds:
             return obs
-        tasks = _mteb_tasks()
-        size = mteb_size(obs.task, tasks[obs.task][0]) if obs.task in tasks else None
-        alone = self._alone_cores((obs.loader, obs.family), obs.task, size)
+        alone = self._alone_cores((obs.loader, obs.family), obs.task, whole_split_size(obs.task))
         if alone is None:
             return obs
         return dataclasses.replace(obs, seconds=obs.cpu_seconds / alone, alone_cores=alone)
@@ -383,8 +393,7 @@ class CostModel:
         where none does."""
         from harness.cores import usable_cores
 
-        shares = [o.cpu_seconds / o.seconds for o in self.seen if o.cpu_seconds and o.seconds > 0 and not o.shared
-                  and (o.loader, o.family) == kind and o.task == task]
+        shares = list(self._alone_shares.get((*kind, task), ()))
         shares += [float(r["cpu_seconds"]) / float(r["seconds"]) for r in self._calibrated_cells(kind, task, size)
                    if r.get("cpu_seconds") and float(r["seconds"]) > 0]
         return min(float(usable_cores()), statistics.median(shares)) if shares else None
@@ -401,7 +410,7 @@ class CostModel:
         shares: dict[str, list[float]] = {}
         tasks = _mteb_tasks()
         for cells, row in pairs:
-            full = mteb_size(row["task"], tasks[row["task"]][0]) if row["task"] in tasks else None
+            full = whole_split_size(row["task"])
             if not cells or full is None or not full.documents:
                 continue
             alone, size = statistics.median(float(r["seconds"]) for r in cells), _row_size(row)
